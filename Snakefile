@@ -1,0 +1,26 @@
+# hccfusion: CT radiomics + clinical prognosis for unresectable HCC.
+# `snakemake --cores N` runs the whole workflow on the config (default: the built-in demo cohort).
+from pathlib import Path
+
+
+# Only the default config when none is given on the command line: Snakemake would otherwise
+# merge a user's recipes and endpoints into the demo's instead of replacing them.
+if not config:
+
+    configfile: str(Path(workflow.basedir) / "config" / "config.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/imaging.smk"
+include: "workflow/rules/radiomics.smk"
+include: "workflow/rules/cohort.smk"
+include: "workflow/rules/models.smk"
+
+
+rule all:
+    input:
+        "results/tables/performance.tsv",
+        "results/qc/imaging_qc.tsv",
+        "results/qc/excluded.tsv",
+    default_target: True

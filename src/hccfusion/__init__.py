@@ -1,0 +1,3 @@
+"""hccfusion: multimodal prognosis workflow for unresectable hepatocellular carcinoma."""
+
+__version__ = "0.1.0"

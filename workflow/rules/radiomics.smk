@@ -1,0 +1,41 @@
+# Per patient x phase radiomics with PyRadiomics, then one wide table for the cohort.
+
+
+rule radiomics:
+    input:
+        image="results/imaging/{patient}/{phase}/image.nii.gz",
+        mask="results/imaging/{patient}/{phase}/mask.nii.gz",
+        qc="results/imaging/{patient}/{phase}/ingest.json",
+        params=resolve(config["radiomics"]["params"]),
+    output:
+        "results/features/radiomics/{patient}_{phase}.tsv",
+    conda:
+        "../../envs/imaging.yaml"
+    log:
+        "logs/radiomics/{patient}_{phase}.log",
+    benchmark:
+        "results/benchmarks/radiomics/{patient}_{phase}.tsv"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        "../scripts/radiomics.py"
+
+
+rule merge_radiomics:
+    input:
+        per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
+    output:
+        features="results/features/radiomics.tsv",
+        excluded="results/qc/excluded.tsv",
+    params:
+        phases=PHASES,
+    conda:
+        "../../envs/imaging.yaml"
+    log:
+        "logs/merge_radiomics.log",
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/merge_radiomics.py"
