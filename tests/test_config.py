@@ -75,3 +75,16 @@ def test_cli_validate_config(tmp_path, capsys):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_readme_explains_every_key():
+    readme = (REPO / "config" / "README.md").read_text()
+
+    def keys(node, path):
+        for key, sub in node.get("properties", {}).items():
+            where = f"{path}.{key}" if path else key
+            yield where
+            yield from keys(sub, where)
+
+    missing = [k for k in keys(load_schema("config"), "") if f"`{k}`" not in readme]
+    assert not missing, f"config/README.md does not explain: {missing}"
