@@ -2,7 +2,6 @@
 # `snakemake --cores N` runs the whole workflow on the config (default: the built-in demo cohort).
 from pathlib import Path
 
-
 # Only the default config when none is given on the command line: Snakemake would otherwise
 # merge a user's recipes and endpoints into the demo's instead of replacing them.
 if not config:
@@ -19,8 +18,8 @@ include: "workflow/rules/models.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/tables/performance.tsv",
         "results/qc/imaging_qc.tsv",
         "results/qc/excluded.tsv",
-    default_target: True

@@ -4,16 +4,16 @@
 rule split:
     input:
         clinical=clinical_table,
-        patients=lambda wc: config["patients"],
+        patients=patient_sheet,
         excluded="results/qc/excluded.tsv",
     output:
         "results/splits.tsv",
+    log:
+        "logs/split.log",
+    conda:
+        "../../envs/models.yaml"
     params:
         split=config["split"],
         phases=PHASES,
-    conda:
-        "../../envs/models.yaml"
-    log:
-        "logs/split.log",
     script:
         "../scripts/split.py"

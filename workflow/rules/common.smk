@@ -14,11 +14,15 @@ from hccfusion.sheets import (
 min_version("9.0")
 
 
-validate(config, str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+validate(
+    config, str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+)
 check_references(config)
 
 PHASES = config["phases"]
-RECIPE_ENDPOINTS = [(r, e) for r, spec in config["recipes"].items() for e in spec["endpoints"]]
+RECIPE_ENDPOINTS = [
+    (r, e) for r, spec in config["recipes"].items() for e in spec["endpoints"]
+]
 
 
 wildcard_constraints:
@@ -63,7 +67,9 @@ def phase_input(kind):
     def fn(wildcards):
         patients = sheets()[0]
         if wildcards.patient not in patients.index:
-            raise ValueError(f"patient {wildcards.patient} is not in {config['patients']}")
+            raise ValueError(
+                f"patient {wildcards.patient} is not in {config['patients']}"
+            )
         return patients.loc[wildcards.patient, f"{wildcards.phase}_{kind}"]
 
     return fn
@@ -86,3 +92,8 @@ def per_patient(pattern):
 def clinical_table(wildcards):
     sheets()
     return config["clinical"]
+
+
+def patient_sheet(wildcards):
+    sheets()
+    return config["patients"]

@@ -4,18 +4,18 @@
 checkpoint demo_cohort:
     output:
         directory(config["demo"]["out"]),
-    params:
-        seed=config["demo"]["seed"],
-        scale=config["demo"]["scale"],
-    conda:
-        "../../envs/demo.yaml"
     log:
         "logs/demo_cohort.log",
     benchmark:
         "results/benchmarks/demo_cohort.tsv"
+    conda:
+        "../../envs/demo.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        seed=config["demo"]["seed"],
+        scale=config["demo"]["scale"],
     script:
         "../scripts/demo_cohort.py"

@@ -9,19 +9,19 @@ rule ingest:
         image="results/imaging/{patient}/{phase}/image.nii.gz",
         mask="results/imaging/{patient}/{phase}/mask.nii.gz",
         qc="results/imaging/{patient}/{phase}/ingest.json",
-    params:
-        series=phase_series,
-        on_error=config["on_patient_error"],
-    conda:
-        "../../envs/imaging.yaml"
     log:
         "logs/ingest/{patient}_{phase}.log",
     benchmark:
         "results/benchmarks/ingest/{patient}_{phase}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        series=phase_series,
+        on_error=config["on_patient_error"],
     script:
         "../scripts/ingest.py"
 
@@ -31,9 +31,9 @@ rule imaging_qc:
         per_patient("results/imaging/{patient}/{phase}/ingest.json"),
     output:
         qc="results/qc/imaging_qc.tsv",
-    conda:
-        "../../envs/imaging.yaml"
     log:
         "logs/imaging_qc.log",
+    conda:
+        "../../envs/imaging.yaml"
     script:
         "../scripts/imaging_qc.py"

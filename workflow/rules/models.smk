@@ -9,12 +9,12 @@ rule fit_recipe:
     output:
         performance="results/models/{recipe}/{endpoint}/performance.tsv",
         predictions="results/models/{recipe}/{endpoint}/predictions.tsv",
-    conda:
-        "../../envs/models.yaml"
     log:
         "logs/fit_recipe/{recipe}_{endpoint}.log",
     benchmark:
         "results/benchmarks/fit_recipe/{recipe}_{endpoint}.tsv"
+    conda:
+        "../../envs/models.yaml"
     threads: 1
     resources:
         mem_mb=4000,
@@ -32,9 +32,9 @@ rule performance_table:
             caption="../report/performance.rst",
             category="Models",
         ),
-    conda:
-        "../../envs/models.yaml"
     log:
         "logs/performance_table.log",
+    conda:
+        "../../envs/models.yaml"
     script:
         "../scripts/performance_table.py"

@@ -9,12 +9,12 @@ rule radiomics:
         params=resolve(config["radiomics"]["params"]),
     output:
         "results/features/radiomics/{patient}_{phase}.tsv",
-    conda:
-        "../../envs/imaging.yaml"
     log:
         "logs/radiomics/{patient}_{phase}.log",
     benchmark:
         "results/benchmarks/radiomics/{patient}_{phase}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
     threads: 1
     resources:
         mem_mb=3000,
@@ -29,13 +29,13 @@ rule merge_radiomics:
     output:
         features="results/features/radiomics.tsv",
         excluded="results/qc/excluded.tsv",
-    params:
-        phases=PHASES,
-    conda:
-        "../../envs/imaging.yaml"
     log:
         "logs/merge_radiomics.log",
+    conda:
+        "../../envs/imaging.yaml"
     resources:
         mem_mb=2000,
+    params:
+        phases=PHASES,
     script:
         "../scripts/merge_radiomics.py"
