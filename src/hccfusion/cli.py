@@ -24,10 +24,14 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_extract(args) -> int:
+    from hccfusion.imaging.ingest import read_image, read_mask
     from hccfusion.radiomics import DEFAULT_PARAMS, extract
 
+    # The same path as the workflow: ingest's reader and checks, then PyRadiomics.
     params = Path(args.params) if args.params else DEFAULT_PARAMS
-    features = extract(args.image, args.mask, params, prefix=args.prefix)
+    image = read_image(args.image, series=args.series)
+    mask = read_mask(args.mask, image)
+    features = extract(image, mask, params, prefix=args.prefix)
     frame = features.to_frame(name="value")
     frame.index.name = "feature"
     if args.out == "-":
@@ -81,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ext.add_argument("--image", required=True, help="image: DICOM folder, NIfTI or NRRD")
     ext.add_argument("--mask", required=True, help="mask: NIfTI or NRRD")
+    ext.add_argument("--series", help="SeriesInstanceUID or SeriesDescription in a DICOM folder")
     ext.add_argument("--params", help="PyRadiomics parameter file (default: the workflow's)")
     ext.add_argument("--prefix", default=None, help="prefix for feature names, e.g. arterial_")
     ext.add_argument("--out", default="-", help="output TSV (default: standard output)")
