@@ -40,7 +40,7 @@ class Scale:
 
 
 SCALES: dict[str, Scale] = {
-    "tiny": Scale("tiny", n_a=10, n_b=6, n_matched=8, matrix=64, min_slices=16, max_slices=30,
+    "tiny": Scale("tiny", n_a=24, n_b=10, n_matched=8, matrix=64, min_slices=16, max_slices=30,
                   min_z_mm=0.0, diameter_mm=(8.0, 20.0)),
     "default": Scale("default", n_a=100, n_b=60, n_matched=33, matrix=128, min_slices=20,
                      max_slices=60, min_z_mm=0.0, diameter_mm=(10.0, 40.0)),

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 import numpy as np
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
@@ -42,13 +42,22 @@ def _event_field(y) -> str:
 
 
 def event_splits(y, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified K-fold on the event indicator, so every fold holds events."""
+    """K-fold stratified on the event indicator, so that every fold holds events.
+
+    With fewer censored patients than folds (common for PFS in small cohorts) stratification is
+    impossible; the folds are then plain shuffled K-fold, which still spreads the events because
+    they are the majority. ``k`` shrinks to the number of events when there are fewer.
+    """
     event = y[_event_field(y)].astype(int)
-    n_min = int(min(event.sum(), len(event) - event.sum()))
-    k = min(int(folds), n_min)
+    n_event = int(event.sum())
+    n_censored = len(event) - n_event
+    k = min(int(folds), n_event, len(event))
     if k < 2:
-        raise ValueError(f"too few events or censored patients ({n_min}) for {folds}-fold CV")
-    cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(seed))
+        raise ValueError(f"too few events ({n_event}) for {folds}-fold cross-validation")
+    if n_censored >= k:
+        cv = StratifiedKFold(n_splits=k, shuffle=True, random_state=int(seed))
+    else:
+        cv = KFold(n_splits=k, shuffle=True, random_state=int(seed))
     return list(cv.split(np.zeros(len(event)), event))
 
 
