@@ -2,6 +2,7 @@
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,44 @@ def test_tiny_end_to_end(tmp_path_factory):
                     data = gzip.decompress(data)
                 leaked = [n for n in needles if n in data]
                 assert not leaked, (path, leaked[:3])
+
+
+def _user_config(tmp_path: Path, tiny_demo: Path, clinical: pd.DataFrame) -> Path:
+    """A config for "own data": the tiny demo's sheet and a (possibly broken) clinical table."""
+    clinical_path = tmp_path / "clinical.tsv"
+    clinical.to_csv(clinical_path, sep="\t", index=False)
+    cfg = tmp_path / "user.yaml"
+    cfg.write_text(
+        "demo: {generate: false}\n"
+        f"patients: {tiny_demo / 'patients.tsv'}\n"
+        f"clinical: {clinical_path}\n"
+    )
+    return cfg
+
+
+def test_user_data_plan_and_bad_clinical_table(tmp_path, tiny_demo):
+    clinical = pd.read_csv(tiny_demo / "clinical.tsv", sep="\t", dtype=str, keep_default_na=False)
+    good = _user_config(tmp_path, tiny_demo, clinical)
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(good))
+    assert run.returncode == 0, run.stdout + run.stderr
+    n = len(clinical)
+    # Own data: no demo job, one ingest and one radiomics job per patient x phase.
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M))
+    assert "demo_cohort" not in counts
+    assert int(counts["ingest"]) == int(counts["radiomics"]) == 2 * n
+
+    bad = clinical.copy()
+    bad.loc[3, "albumin_g_l"] = "abc"
+    bad.loc[5, "os_days"] = "-3"
+    cfg = _user_config(tmp_path, tiny_demo, bad)
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"row 5 (patient {bad.patient_id[3]}), column 'albumin_g_l'" in out
+    assert f"row 7 (patient {bad.patient_id[5]}), column 'os_days'" in out
+
+    unknown = pd.concat([clinical, clinical.iloc[[0]].assign(patient_id="Z999")])
+    cfg = _user_config(tmp_path, tiny_demo, unknown)
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
+    assert run.returncode != 0
+    assert "not in the patient sheet" in run.stdout + run.stderr and "Z999" in run.stdout + run.stderr
