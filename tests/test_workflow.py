@@ -11,6 +11,8 @@ import pandas as pd
 import pydicom
 import pytest
 
+from hccfusion.benchmarking import summarise
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -70,6 +72,11 @@ def test_tiny_end_to_end(tmp_path_factory):
     # Every job left a log and every per-patient job a benchmark.
     assert len(list((work / "logs/radiomics").glob("*.log"))) == 2 * len(sheet)
     assert len(list((work / "results/benchmarks/radiomics").glob("*.tsv"))) == 2 * len(sheet)
+    bench = summarise(work / "results/benchmarks").set_index("rule")
+    assert bench.loc["radiomics", "jobs"] == bench.loc["ingest", "jobs"] == 2 * len(sheet)
+    assert (bench.max_rss_mb > 0).all() and (bench.total_s > 0).all()
+    # Declared memory covers what the jobs used (Snakemake does not enforce it locally).
+    assert bench.loc["radiomics", "max_rss_mb"] < 3000 and bench.loc["ingest", "max_rss_mb"] < 1500
 
     # The DICOM headers' identifying values never reach results/ or logs/ (gzip opened).
     needles = set()

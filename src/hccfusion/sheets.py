@@ -103,6 +103,18 @@ def _check_unique_ids(df: pd.DataFrame, path: Path, what: str) -> None:
         raise TableError(f"{what} {path}: duplicated patient_id: {rows}")
 
 
+def _load_checked(path: Path, what: str, schema_name: str):
+    """Read a TSV, type its cells and check them against the schema and for duplicated ids."""
+    df = _read_tsv(path, what)
+    if "patient_id" not in df.columns:
+        raise TableError(f"{what} {path}: no 'patient_id' column")
+    schema = load_schema(schema_name)
+    records = _typed_records(df, schema)
+    _validate_rows(records, schema, path, what)
+    _check_unique_ids(df, path, what)
+    return df, records, schema
+
+
 def load_patients(path: str | Path, phases: list[str]) -> pd.DataFrame:
     """Read and check the patient sheet; image and mask paths come back absolute.
 
@@ -110,13 +122,7 @@ def load_patients(path: str | Path, phases: list[str]) -> pd.DataFrame:
     moved as a whole.
     """
     path = Path(path)
-    df = _read_tsv(path, "patient sheet")
-    if "patient_id" not in df.columns:
-        raise TableError(f"patient sheet {path}: no 'patient_id' column")
-    schema = load_schema("patients")
-    records = _typed_records(df, schema)
-    _validate_rows(records, schema, path, "patient sheet")
-    _check_unique_ids(df, path, "patient sheet")
+    df, records, _ = _load_checked(path, "patient sheet", "patients")
     missing = [f"{p}_{k}" for p in phases for k in ("image", "mask") if f"{p}_{k}" not in df.columns]
     if missing:
         raise TableError(
@@ -142,13 +148,7 @@ def load_patients(path: str | Path, phases: list[str]) -> pd.DataFrame:
 def load_clinical(path: str | Path) -> pd.DataFrame:
     """Read and check the clinical table: known variables typed, other columns numeric or text."""
     path = Path(path)
-    df = _read_tsv(path, "clinical table")
-    if "patient_id" not in df.columns:
-        raise TableError(f"clinical table {path}: no 'patient_id' column")
-    schema = load_schema("clinical")
-    records = _typed_records(df, schema)
-    _validate_rows(records, schema, path, "clinical table")
-    _check_unique_ids(df, path, "clinical table")
+    df, records, schema = _load_checked(path, "clinical table", "clinical")
     out = pd.DataFrame.from_records(records, columns=list(df.columns))
     known = schema.get("properties", {})
     for col in out.columns:
