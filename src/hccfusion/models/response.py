@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
 DEFAULT_CS = tuple(np.logspace(-3, 2, 11))
@@ -65,14 +65,24 @@ def base_learner(block: str, models_cfg: Mapping, seed: int) -> LogisticRegressi
     return logistic_cv(models_cfg, seed, ratio)
 
 
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
 class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     """Stacking of binary base pipelines through a logistic-regression meta-classifier.
 
-    ``fit`` computes out-of-fold probabilities of every base estimator on the training data
-    (stratified ``cv``-fold ``cross_val_predict``), fits ``meta`` on them (weights constrained
-    non-negative unless ``nonnegative=False``), then refits every base estimator on all training
-    data. ``predict_proba`` feeds the refitted bases' probabilities to
-    the meta-classifier.
+    ``fit`` computes out-of-fold scores of every base estimator on the training data (stratified
+    ``cv``-fold), fits ``meta`` on them (weights constrained non-negative unless
+    ``nonnegative=False``), then refits every base estimator on all training data.
+
+    The meta-features are *centred logits*: a base model's logit minus the mean logit of that
+    same fitted model over the patients it was fitted on. Raw out-of-fold probabilities carry a
+    fold artefact: a heavily penalised model predicts its training folds' prevalence, which is
+    anti-correlated with the held-out fold's prevalence, so the meta-model sees a spurious
+    negative score. Centring on each fold model's own training data removes that intercept
+    without looking at the held-out patients, and the refitted bases are centred the same way.
     """
 
     def __init__(self, estimators: Sequence[tuple[str, object]], meta=None, cv: int = 5,
@@ -83,17 +93,27 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.nonnegative = nonnegative
 
+    @staticmethod
+    def _take(X, idx):
+        return X.iloc[idx] if hasattr(X, "iloc") else X[idx]
+
     def _meta_features(self, X) -> np.ndarray:
-        return np.column_stack([est.predict_proba(X)[:, 1] for _, est in self.estimators_])
+        return np.column_stack([
+            _logit(est.predict_proba(X)[:, 1]) - offset
+            for (_, est), offset in zip(self.estimators_, self.offsets_, strict=True)
+        ])
 
     def fit(self, X, y):
         y = np.asarray(y)
         splits = list(_cv(self.cv, self.random_state).split(np.zeros(len(y)), y))
-        oof = [
-            cross_val_predict(clone(est), X, y, cv=splits, method="predict_proba")[:, 1]
-            for _, est in self.estimators
-        ]
-        self.oof_ = np.column_stack(oof)
+        oof = np.zeros((len(y), len(self.estimators)))
+        for tr, te in splits:
+            Xtr, Xte = self._take(X, tr), self._take(X, te)
+            for j, (_, est) in enumerate(self.estimators):
+                fold = clone(est).fit(Xtr, y[tr])
+                offset = _logit(fold.predict_proba(Xtr)[:, 1]).mean()
+                oof[te, j] = _logit(fold.predict_proba(Xte)[:, 1]) - offset
+        self.oof_ = oof
         meta = LogisticRegression() if self.meta is None else self.meta
         self.kept_, self.meta_ = nonnegative_meta(
             lambda cols: clone(meta).fit(self.oof_[:, cols], y),
@@ -103,6 +123,7 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         )
         self.prevalence_ = float(np.mean(y == np.unique(y)[-1]))
         self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
+        self.offsets_ = [_logit(est.predict_proba(X)[:, 1]).mean() for _, est in self.estimators_]
         self.classes_ = np.unique(y)
         return self
 
