@@ -399,3 +399,178 @@ def test_ingest_synthetic_nifti_flags_raw_values(tmp_path):
         ingest(
             image_path, _mask_file(tmp_path), tmp_path / "x.nrrd", out_mask, patient="A", phase="v"
         )
+
+
+# ------------------------------------------------------------- DICOM-SEG and RTSTRUCT (real data)
+
+# IBSI-1 CT radiomics phantom (CC BY-NC 3.0: read in place, never copied into the repository).
+IBSI_CT = DATA / "ibsi" / "ibsi_1_ct_radiomics_phantom"
+RTSTRUCT = IBSI_CT / "dicom" / "mask" / "DCM_RS_00060.dcm"
+IBSI_CT_VOXELS = 125256  # IBSI-1 reference: morph_mask_vox_count_init_roi of configuration A
+
+
+@pytest.fixture(scope="module")
+def phantom_ct(data) -> sitk.Image:
+    return read_image(IBSI_CT / "dicom" / "image")
+
+
+@pytest.fixture(scope="module")
+def nifti_gtv(phantom_ct) -> np.ndarray:
+    """The NIfTI version of the phantom's GTV-1, on the DICOM series' grid (same geometry)."""
+    return sitk.GetArrayFromImage(read_mask(IBSI_CT / "nifti" / "mask" / "mask.nii.gz", phantom_ct))
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(bool), b.astype(bool)
+    return 2 * float((a & b).sum()) / float(a.sum() + b.sum())
+
+
+def test_rtstruct_reproduces_nifti_mask(phantom_ct, nifti_gtv):
+    mask = read_mask(RTSTRUCT, phantom_ct, label="GTV-1")
+    got = sitk.GetArrayFromImage(mask)
+    assert mask.GetPixelID() == sitk.sitkUInt8
+    assert mask.GetOrigin() == phantom_ct.GetOrigin() and mask.GetSize() == phantom_ct.GetSize()
+    # Measured: Dice 1.0 and 125256 voxels in both (the IBSI reference voxel count).
+    assert _dice(got, nifti_gtv) >= 0.98
+    assert abs(int(got.sum()) - int(nifti_gtv.sum())) <= 0.02 * nifti_gtv.sum()
+    assert int(nifti_gtv.sum()) == IBSI_CT_VOXELS
+    # The single ROI is chosen without a label; the mask folder works like the file.
+    assert np.array_equal(sitk.GetArrayFromImage(read_mask(RTSTRUCT.parent, phantom_ct)), got)
+    # On a NIfTI reference (no frame of reference UID) only the geometry is checked.
+    nifti_ct = read_image(IBSI_CT / "nifti" / "image" / "phantom.nii.gz")
+    assert np.array_equal(sitk.GetArrayFromImage(read_mask(RTSTRUCT, nifti_ct)), got)
+
+
+def _modified_rtstruct(tmp_path: Path, edit) -> Path:
+    ds = pydicom.dcmread(RTSTRUCT)
+    edit(ds)
+    path = tmp_path / "rs.dcm"
+    ds.save_as(path)
+    return path
+
+
+def test_rtstruct_unknown_roi(phantom_ct):
+    with pytest.raises(PatientInputError) as info:
+        read_mask(RTSTRUCT, phantom_ct, label="GTV-2", patient=PATIENT, phase=PHASE)
+    _assert_error(info.value, RTSTRUCT, "ROI 'GTV-2' not found", "ROIs: 'GTV-1'")
+
+
+def test_rtstruct_other_frame_of_reference(phantom_ct, tmp_path):
+    def edit(ds):
+        ds.StructureSetROISequence[0].ReferencedFrameOfReferenceUID = "1.2.3.4"
+
+    path = _modified_rtstruct(tmp_path, edit)
+    with pytest.raises(PatientInputError) as info:
+        read_mask(path, phantom_ct, label="GTV-1", patient=PATIENT, phase=PHASE)
+    _assert_error(info.value, path, "FrameOfReferenceUID 1.2.3.4 does not match the image's")
+
+
+def test_rtstruct_empty_and_off_grid_rois(phantom_ct, tmp_path):
+    def no_contours(ds):
+        del ds.ROIContourSequence[0].ContourSequence
+
+    path = _modified_rtstruct(tmp_path, no_contours)
+    with pytest.raises(PatientInputError) as info:
+        read_mask(path, phantom_ct, label="GTV-1", patient=PATIENT, phase=PHASE)
+    _assert_error(info.value, path, "ROI 'GTV-1' has no closed planar contour")
+
+    def between_slices(ds):  # shift every contour by half a slice (1.5 mm)
+        for contour in ds.ROIContourSequence[0].ContourSequence:
+            pts = np.asarray(contour.ContourData, float).reshape(-1, 3)
+            pts[:, 2] += 1.5
+            contour.ContourData = [f"{v:.4f}" for v in pts.ravel()]
+
+    path = _modified_rtstruct(tmp_path, between_slices)
+    with pytest.raises(PatientInputError, match="is not on an image slice"):
+        read_mask(path, phantom_ct, label="GTV-1")
+
+
+@pytest.fixture(scope="module")
+def phantom_seg(phantom_ct, nifti_gtv, tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """A two-segment DICOM-SEG written with highdicom: 1 'GTV-1' (NIfTI mask), 2 'Body'."""
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    sources = [pydicom.dcmread(f) for f in (IBSI_CT / "dicom" / "image").iterdir()]
+    sources.sort(key=lambda ds: float(ds.ImagePositionPatient[2]))  # = the image's z order
+    body = (sitk.GetArrayFromImage(phantom_ct) > -500).astype(np.uint8)
+
+    def segment(number, label, kind):
+        return hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=label,
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=kind,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=np.stack([nifti_gtv, body], axis=-1),
+        segmentation_type="BINARY",
+        segment_descriptions=[
+            segment(1, "GTV-1", codes.SCT.Neoplasm),
+            segment(2, "Body", codes.SCT.Tissue),
+        ],
+        series_instance_uid=hd.UID(),
+        series_number=100,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="hccfusion",
+        manufacturer_model_name="tests",
+        software_versions="0",
+        device_serial_number="0",
+    )
+    path = tmp_path_factory.mktemp("seg") / "seg.dcm"
+    seg.save_as(path)
+    return path, body
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_dicom_seg_roundtrip_is_voxel_exact(phantom_ct, nifti_gtv, phantom_seg):
+    path, body = phantom_seg
+    gtv = read_mask(path, phantom_ct, label="GTV-1")
+    assert gtv.GetOrigin() == phantom_ct.GetOrigin()
+    assert np.array_equal(sitk.GetArrayFromImage(gtv), nifti_gtv)
+    assert np.array_equal(sitk.GetArrayFromImage(read_mask(path, phantom_ct, label=2)), body)
+    nifti_ct = read_image(IBSI_CT / "nifti" / "image" / "phantom.nii.gz")
+    assert np.array_equal(sitk.GetArrayFromImage(read_mask(path, nifti_ct, label=1)), nifti_gtv)
+
+
+def test_dicom_seg_errors(phantom_ct, phantom_seg, tmp_path):
+    path, _ = phantom_seg
+    with pytest.raises(PatientInputError) as info:
+        read_mask(path, phantom_ct, label="Liver", patient=PATIENT, phase=PHASE)
+    _assert_error(info.value, path, "segment 'Liver' not found", "1 'GTV-1', 2 'Body'")
+    with pytest.raises(PatientInputError, match="SEG holds 2 segments; choose one"):
+        read_mask(path, phantom_ct)
+    with pytest.raises(PatientInputError, match="segment number 3 not found"):
+        read_mask(path, phantom_ct, label=3)
+
+    other = pydicom.dcmread(path)
+    other.FrameOfReferenceUID = "1.2.3.4"
+    moved = tmp_path / "other_frame.dcm"
+    other.save_as(moved)
+    with pytest.raises(PatientInputError) as info:
+        read_mask(moved, phantom_ct, label=1, patient=PATIENT, phase=PHASE)
+    _assert_error(info.value, moved, "SEG FrameOfReferenceUID 1.2.3.4 does not match")
+
+
+def test_ingest_dicom_with_rtstruct(phantom_ct, tmp_path):
+    out_img, out_mask = tmp_path / "img.nii.gz", tmp_path / "mask.nii.gz"
+    qc = ingest(
+        IBSI_CT / "dicom" / "image",
+        RTSTRUCT,
+        out_img,
+        out_mask,
+        patient=PATIENT,
+        phase=PHASE,
+        label="GTV-1",
+    )
+    assert qc["mask_voxels"] == IBSI_CT_VOXELS and not qc["mask_reoriented"]
+    for out in (out_img, out_mask):  # the frame of reference UID is not written out
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(out))
+        reader.ReadImageInformation()
+        assert "0020|0052" not in reader.GetMetaDataKeys()
+        assert "9590" not in reader.GetMetaData("descrip")

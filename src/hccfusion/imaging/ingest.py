@@ -13,6 +13,12 @@ offending file and the problem, so a cohort run points straight at the input to 
 
 DICOM headers are read with pydicom (``stop_before_pixels=True``) for the checks; pixels are read
 with SimpleITK's GDCM-backed ``ImageSeriesReader``, which applies the rescale slope/intercept.
+
+Masks may also be DICOM objects: a DICOM-SEG (read with highdicom; one segment selected by number
+or label, frames placed on the image grid by their ImagePositionPatient) or an RTSTRUCT (one ROI
+selected by name; its planar contours rasterised on the image grid). Both must share the image's
+FrameOfReferenceUID, which :func:`read_image` keeps on a DICOM image as metadata key ``0020|0052``
+(dropped again by :func:`ingest` before writing).
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ DUPLICATE_MM = 1e-3
 SPACING_RTOL = 1e-3
 ORIGIN_ATOL_MM = 1e-2
 DIRECTION_ATOL = 1e-3
+#: Metadata key (DICOM tag FrameOfReferenceUID) under which read_image keeps a series' frame.
+FRAME_OF_REFERENCE_KEY = "0020|0052"
+#: A SEG frame or RTSTRUCT contour may sit this far (in voxels) off the image's voxel grid.
+GRID_ATOL_VOXELS = 0.1
+
+SEG_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
+RTSTRUCT_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.481.3"
 
 # Files in a DICOM folder that are clearly not DICOM and are skipped instead of reported.
 _NOT_DICOM_SUFFIXES = {
@@ -144,6 +157,9 @@ def read_image(
     -------
     SimpleITK.Image
         3-D, int16 when the values are integers within the int16 range, otherwise float32.
+        From a DICOM series, the image carries the series' FrameOfReferenceUID as metadata key
+        ``0020|0052`` (used by :func:`read_mask` to check SEG / RTSTRUCT masks); erase metadata
+        before writing the image anywhere, as :func:`ingest` does.
 
     Raises
     ------
@@ -168,7 +184,12 @@ def _read_image(path: Path, series: str | None, ctx: _Ctx) -> tuple[sitk.Image, 
             raise ctx.error(
                 f"DICOM pixel data could not be decoded: {_first_line(exc)}", path
             ) from exc
-        return _as_hu(image, ctx, path), scanned
+        image = _as_hu(image, ctx, path)
+        frame_of_reference = str(scanned.headers[0].get("FrameOfReferenceUID", "")).strip()
+        if frame_of_reference:
+            # Needed to check DICOM-SEG / RTSTRUCT masks; removed again before anything is written.
+            image.SetMetaData(FRAME_OF_REFERENCE_KEY, frame_of_reference)
+        return image, scanned
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -475,13 +496,17 @@ def read_mask(
     Parameters
     ----------
     path:
-        NIfTI / NRRD / MHA label map, including 3D Slicer ``.seg.nrrd`` files.
+        NIfTI / NRRD / MHA label map, including 3D Slicer ``.seg.nrrd`` files; or a DICOM-SEG or
+        RTSTRUCT file (or a folder holding exactly one such object).
     reference:
         The image the mask belongs to (from :func:`read_image`).
     label:
         ``None``: for a Slicer segmentation, the value of its first segment
         (``Segment0_LabelValue``); otherwise every voxel > 0. An ``int`` keeps that label value only
         (e.g. 5 for the liver in TotalSegmentator maps). A ``str`` names a Slicer segment.
+        For DICOM-SEG: an ``int`` is a SegmentNumber, a ``str`` a SegmentLabel; for RTSTRUCT: a
+        ``str`` is an ROIName (e.g. ``"GTV-1"``), an ``int`` an ROINumber. ``None`` selects the
+        only segment / ROI and is an error when there are several.
 
     The mask must sit on the image's voxel grid: same size, spacing (within 1e-3 relative),
     origin (within 1e-2 mm) and direction (within 1e-3). A mask stored with the same grid but
@@ -489,11 +514,20 @@ def read_mask(
     losslessly first. The returned mask carries the reference's exact geometry, so PyRadiomics
     never needs to resample it.
 
+    DICOM masks are converted onto the reference grid: SEG frames are placed by their
+    ImagePositionPatient (orientation and pixel spacing must equal the image's, positions must fall
+    on voxel centres); RTSTRUCT ``CLOSED_PLANAR`` contours are rasterised slice by slice, a voxel
+    being inside when its centre is inside the polygon, with contours of one slice combined by
+    the even-odd rule (an inner contour is a hole), as usual for RTSTRUCT conversion.
+    When the reference image came from a DICOM series, the SEG / RTSTRUCT FrameOfReferenceUID
+    must equal the series'; for a NIfTI reference only the geometry can be checked.
+
     Raises
     ------
     PatientInputError
-        Unreadable file, unknown segment, non-integer values, geometry mismatch (naming each
-        differing property), or no voxel selected.
+        Unreadable file, unknown segment or ROI (listing those present), frame of reference or
+        geometry mismatch (naming each differing property), non-integer values, or no voxel
+        selected.
     """
     mask, _ = _read_mask(Path(path), reference, label, _Ctx(patient, phase))
     return mask
@@ -504,6 +538,16 @@ def _read_mask(
 ) -> tuple[sitk.Image, bool]:
     if not path.exists():
         raise ctx.error("mask not found", path)
+    dicom_mask = _dicom_mask_object(path, ctx)
+    if dicom_mask is not None:
+        file, ds = dicom_mask
+        if str(ds.SOPClassUID) == SEG_SOP_CLASS:
+            binary = _seg_to_array(file, reference, label, ctx)
+        else:
+            binary = _rtstruct_to_array(file, ds, reference, label, ctx)
+        mask = sitk.GetImageFromArray(binary.astype(np.uint8))
+        mask.CopyInformation(reference)
+        return mask, False
     try:
         raw = sitk.ReadImage(str(path))
     except RuntimeError as exc:
@@ -584,6 +628,242 @@ def _segment(
     if raw.GetNumberOfComponentsPerPixel() > 1 and not layers:
         raise ctx.error(f"no segment with label value {label} in the multi-layer mask", path)
     return label, layers[0] if layers else 0
+
+
+# ------------------------------------------------------------------------- DICOM-SEG / RTSTRUCT
+
+
+def _dicom_mask_object(path: Path, ctx: _Ctx) -> tuple[Path, Dataset] | None:
+    """The SEG / RTSTRUCT object at ``path`` (a file, or a folder holding exactly one), else None."""
+    if path.is_dir():
+        found = []
+        for file in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
+            if "".join(file.suffixes[-1:]).lower() in _NOT_DICOM_SUFFIXES:
+                continue
+            ds = _sop_header(file)
+            if ds is not None and str(ds.get("SOPClassUID", "")) in (
+                SEG_SOP_CLASS,
+                RTSTRUCT_SOP_CLASS,
+            ):
+                found.append((file, ds))
+        if len(found) != 1:
+            raise ctx.error(
+                f"a mask folder must hold exactly one DICOM-SEG or RTSTRUCT object, found "
+                f"{len(found)}" + (f": {', '.join(f.name for f, _ in found[:5])}" if found else ""),
+                path,
+            )
+        return found[0]
+    if path.name.lower().endswith(tuple(suffix for suffix, _ in _VOLUME_FORMATS)):
+        return None
+    ds = _sop_header(path)
+    if ds is not None and str(ds.get("SOPClassUID", "")) in (SEG_SOP_CLASS, RTSTRUCT_SOP_CLASS):
+        return path, ds
+    return None
+
+
+def _sop_header(file: Path) -> Dataset | None:
+    try:
+        return pydicom.dcmread(file, stop_before_pixels=True)
+    except Exception:  # not DICOM (or damaged): let the volume reader report it
+        return None
+
+
+def _check_frame_of_reference(uid: str, reference: sitk.Image, what: str, ctx: _Ctx, path):
+    """A SEG / RTSTRUCT must live in the frame of reference of the (DICOM) image it annotates."""
+    if not reference.HasMetaDataKey(FRAME_OF_REFERENCE_KEY):
+        log.info("%s: image has no FrameOfReferenceUID (not DICOM); checking geometry only", path)
+        return
+    image_uid = reference.GetMetaData(FRAME_OF_REFERENCE_KEY).strip()
+    if uid.strip() != image_uid:
+        raise ctx.error(
+            f"{what} FrameOfReferenceUID {uid or '<missing>'} does not match the image's "
+            f"{image_uid}: the mask was drawn on another scan or registration",
+            path,
+        )
+
+
+def _physical_to_index(reference: sitk.Image, points: np.ndarray) -> np.ndarray:
+    """Continuous (x, y, z) voxel indices of LPS points (n, 3) on the reference grid."""
+    direction = np.array(reference.GetDirection()).reshape(3, 3)
+    scale = direction * np.array(reference.GetSpacing())  # columns = index axes in mm
+    return (points - np.array(reference.GetOrigin())) @ np.linalg.inv(scale).T
+
+
+def _seg_to_array(path: Path, reference: sitk.Image, label: int | str | None, ctx: _Ctx):
+    """Binary (z, y, x) array of one DICOM-SEG segment on the reference grid."""
+    try:
+        from highdicom.seg import segread
+    except ImportError as exc:  # optional dependency (extra "imaging")
+        raise ctx.error("reading DICOM-SEG needs highdicom (pip install highdicom)", path) from exc
+    try:
+        seg = segread(path)
+    except Exception as exc:
+        raise ctx.error(f"unreadable DICOM-SEG: {_first_line(exc)}", path) from exc
+    _check_frame_of_reference(str(seg.get("FrameOfReferenceUID", "")), reference, "SEG", ctx, path)
+
+    segments = {
+        int(n): str(seg.get_segment_description(n).segment_label) for n in seg.get_segment_numbers()
+    }
+    listing = ", ".join(f"{n} {name!r}" for n, name in segments.items())
+    if label is None:
+        if len(segments) != 1:
+            raise ctx.error(f"SEG holds {len(segments)} segments; choose one: {listing}", path)
+        number = next(iter(segments))
+    elif isinstance(label, str):
+        numbers = [n for n, name in segments.items() if name == label]
+        if not numbers:
+            raise ctx.error(f"segment {label!r} not found in the SEG; segments: {listing}", path)
+        number = numbers[0]
+    else:
+        number = int(label)
+        if number not in segments:
+            raise ctx.error(
+                f"segment number {number} not found in the SEG; segments: {listing}", path
+            )
+
+    shared = seg.SharedFunctionalGroupsSequence[0]
+    per_frame = seg.PerFrameFunctionalGroupsSequence
+    labelmap = str(seg.get("SegmentationType", "")) == "LABELMAP"
+    fractional = str(seg.get("SegmentationType", "")) == "FRACTIONAL"
+    pixels = seg.pixel_array
+    if pixels.ndim == 2:
+        pixels = pixels[None]
+
+    def item(frame, name):  # functional group from the frame, else the shared one
+        group = frame.get(name) or shared.get(name)
+        if not group:
+            raise ctx.error(f"SEG frame lacks {name}; cannot place it on the image", path)
+        return group[0]
+
+    size = np.array(reference.GetSize())
+    direction = np.array(reference.GetDirection()).reshape(3, 3)
+    out = np.zeros(size[::-1], dtype=bool)
+    rows, cols = int(seg.Rows), int(seg.Columns)
+    for i, frame in enumerate(per_frame):
+        if not labelmap:
+            ident = frame.get("SegmentIdentificationSequence")
+            if not ident or int(ident[0].ReferencedSegmentNumber) != number:
+                continue
+        iop = _floats(item(frame, "PlaneOrientationSequence").ImageOrientationPatient, 6)
+        spacing = _floats(item(frame, "PixelMeasuresSequence").PixelSpacing, 2)  # (row, column)
+        if not (
+            np.allclose(iop[:3], direction[:, 0], atol=DIRECTION_ATOL)
+            and np.allclose(iop[3:], direction[:, 1], atol=DIRECTION_ATOL)
+        ):
+            raise ctx.error(
+                f"SEG frame orientation {np.round(iop, 4).tolist()} differs from the image's", path
+            )
+        if not np.allclose(spacing[::-1], reference.GetSpacing()[:2], rtol=SPACING_RTOL):
+            raise ctx.error(
+                f"SEG pixel spacing {spacing.tolist()} mm differs from the image's "
+                f"{list(reference.GetSpacing()[:2])} mm",
+                path,
+            )
+        position = _floats(item(frame, "PlanePositionSequence").ImagePositionPatient, 3)
+        index = _physical_to_index(reference, position[None])[0]
+        corner = np.round(index).astype(int)
+        if np.abs(index - corner).max() > GRID_ATOL_VOXELS:
+            raise ctx.error(
+                f"SEG frame {i + 1} at {np.round(position, 3).tolist()} mm is not on the image's "
+                "voxel grid",
+                path,
+            )
+        x0, y0, z = corner
+        if not (
+            0 <= z < size[2]
+            and 0 <= x0
+            and 0 <= y0
+            and x0 + cols <= size[0]
+            and y0 + rows <= size[1]
+        ):
+            raise ctx.error(f"SEG frame {i + 1} lies (partly) outside the image", path)
+        frame_pixels = pixels[i]
+        if labelmap:
+            hit = frame_pixels == number
+        elif fractional:
+            hit = frame_pixels >= 0.5 * float(seg.MaximumFractionalValue)
+        else:
+            hit = frame_pixels > 0
+        out[z, y0 : y0 + rows, x0 : x0 + cols] |= hit
+    if not out.any():
+        raise ctx.error(f"SEG segment {number} {segments[number]!r} is empty on this image", path)
+    return out
+
+
+def _rtstruct_to_array(
+    path: Path, ds: Dataset, reference: sitk.Image, label: int | str | None, ctx: _Ctx
+) -> np.ndarray:
+    """Binary (z, y, x) array of one RTSTRUCT ROI rasterised on the reference grid.
+
+    A small hand-written rasteriser (matplotlib's point-in-polygon test at voxel centres) instead
+    of rt-utils, which would pull in OpenCV.
+    """
+    from matplotlib.path import Path as Polygon
+
+    try:
+        ds = pydicom.dcmread(path)
+        rois = {int(r.ROINumber): r for r in ds.StructureSetROISequence}
+    except Exception as exc:
+        raise ctx.error(f"unreadable RTSTRUCT: {_first_line(exc)}", path) from exc
+    listing = ", ".join(repr(str(r.ROIName)) for r in rois.values()) or "none"
+    if label is None:
+        if len(rois) != 1:
+            raise ctx.error(f"RTSTRUCT holds {len(rois)} ROIs; choose one by name: {listing}", path)
+        number = next(iter(rois))
+    elif isinstance(label, str):
+        numbers = [n for n, r in rois.items() if str(r.ROIName) == label]
+        if not numbers:
+            raise ctx.error(f"ROI {label!r} not found in the RTSTRUCT; ROIs: {listing}", path)
+        number = numbers[0]
+    else:
+        number = int(label)
+        if number not in rois:
+            raise ctx.error(f"ROI number {number} not found in the RTSTRUCT; ROIs: {listing}", path)
+    name = str(rois[number].ROIName)
+
+    uid = str(rois[number].get("ReferencedFrameOfReferenceUID", ""))
+    if not uid and "ReferencedFrameOfReferenceSequence" in ds:
+        uid = str(ds.ReferencedFrameOfReferenceSequence[0].FrameOfReferenceUID)
+    _check_frame_of_reference(uid, reference, f"RTSTRUCT ROI {name!r}", ctx, path)
+
+    contours = [
+        c
+        for rc in ds.get("ROIContourSequence", [])
+        if int(rc.ReferencedROINumber) == number
+        for c in rc.get("ContourSequence", [])
+        if str(c.get("ContourGeometricType", "CLOSED_PLANAR")) == "CLOSED_PLANAR"
+    ]
+    size = np.array(reference.GetSize())
+    out = np.zeros(size[::-1], dtype=bool)
+    for contour in contours:
+        points = np.asarray([float(v) for v in contour.ContourData]).reshape(-1, 3)
+        if len(points) < 3:
+            continue
+        index = _physical_to_index(reference, points)
+        z = np.round(index[:, 2])
+        if np.abs(index[:, 2] - z).max() > GRID_ATOL_VOXELS or np.ptp(z) > 0:
+            raise ctx.error(
+                f"ROI {name!r}: a contour at z = {points[0, 2]:.3f} mm is not on an image slice",
+                path,
+            )
+        k = int(z[0])
+        if not 0 <= k < size[2]:
+            raise ctx.error(
+                f"ROI {name!r}: a contour at z = {points[0, 2]:.3f} mm lies outside the image",
+                path,
+            )
+        polygon = Polygon(index[:, :2])
+        lo = np.clip(np.floor(index[:, :2].min(axis=0)).astype(int), 0, size[:2] - 1)
+        hi = np.clip(np.ceil(index[:, :2].max(axis=0)).astype(int), 0, size[:2] - 1)
+        xs, ys = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1))
+        inside = polygon.contains_points(np.column_stack([xs.ravel(), ys.ravel()]))
+        # Even-odd rule: a contour inside another one of the same slice is a hole.
+        out[k, lo[1] : hi[1] + 1, lo[0] : hi[0] + 1] ^= inside.reshape(xs.shape)
+    if not out.any():
+        raise ctx.error(
+            f"ROI {name!r} has no closed planar contour covering a voxel centre of the image", path
+        )
+    return out
 
 
 def _geometry_differences(mask: sitk.Image, ref: sitk.Image) -> list[str]:
