@@ -13,6 +13,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/radiomics.smk"
+include: "workflow/rules/robustness.smk"
+include: "workflow/rules/habitats.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/models.smk"
 
@@ -22,4 +24,6 @@ rule all:
     input:
         "results/tables/performance.tsv",
         "results/qc/imaging_qc.tsv",
+        "results/qc/segmentation.tsv",
         "results/qc/excluded.tsv",
+        habitat_outputs,

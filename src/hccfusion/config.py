@@ -91,6 +91,11 @@ def check_references(config: dict[str, Any]) -> None:
                 problems.append(
                     f"config key 'recipes.{rname}.endpoints': unknown endpoint {ep!r} (known: {known})"
                 )
+    if config["habitats"]["enabled"] and len(config["phases"]) < 2:
+        problems.append("config key 'habitats.enabled': habitats need two phases (arterial, venous)")
+    seg = config["segmentation"]
+    if seg["method"] == "medsam" and not seg["medsam_checkpoint"]:
+        problems.append("config key 'segmentation.medsam_checkpoint': needed by method 'medsam'")
     split = config["split"]
     if split["development_center"] == split["external_center"]:
         problems.append("config key 'split': development_center and external_center are the same")

@@ -35,17 +35,24 @@ def run_recipe(
     clinical: pd.DataFrame,
     radiomics: pd.DataFrame,
     split: pd.DataFrame,
+    robust: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit ``recipe`` for ``endpoint`` and return (performance rows, per-patient predictions).
 
     Only patients in ``split`` take part (excluded patients are already gone from it). Nothing is
     fitted on internal or external patients: :func:`hccfusion.models.fit_recipe` sees the training
-    rows only, and ``train_cv`` scores are out-of-fold.
+    rows only, and ``train_cv`` scores are out-of-fold. ``robust`` lists the radiomics features
+    that passed the robustness (ICC) filter, itself computed on training patients only.
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
     blocks = cfg["recipes"][recipe]["blocks"]
     clinical = clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True)
     radiomics = radiomics[radiomics.patient_id.isin(split.patient_id)]
+    if robust is not None:
+        keep = [c for c in radiomics.columns if c in set(robust)]
+        log.info("robustness filter keeps %d of %d radiomics features",
+                 len(keep), radiomics.shape[1] - 1)
+        radiomics = radiomics[["patient_id", *keep]]
     cohort = assemble(clinical, radiomics, split)
     mcfg = model_config(cfg)
     fitted = fit_recipe(cohort, endpoint_cfg, blocks, mcfg)

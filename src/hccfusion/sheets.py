@@ -115,15 +115,19 @@ def _load_checked(path: Path, what: str, schema_name: str):
     return df, records, schema
 
 
-def load_patients(path: str | Path, phases: list[str]) -> pd.DataFrame:
+def load_patients(
+    path: str | Path, phases: list[str], *, require_masks: bool = True, require_boxes: bool = False
+) -> pd.DataFrame:
     """Read and check the patient sheet; image and mask paths come back absolute.
 
     Relative paths in the sheet are taken relative to the sheet's folder, so a cohort folder can be
-    moved as a whole.
+    moved as a whole. Masks are required when they are the segmentation (``require_masks``);
+    box prompts when a box-prompted method segments (``require_boxes``).
     """
     path = Path(path)
     df, records, _ = _load_checked(path, "patient sheet", "patients")
-    missing = [f"{p}_{k}" for p in phases for k in ("image", "mask") if f"{p}_{k}" not in df.columns]
+    kinds = ("image", "mask") if require_masks else ("image",)
+    missing = [f"{p}_{k}" for p in phases for k in kinds if f"{p}_{k}" not in df.columns]
     if missing:
         raise TableError(
             f"patient sheet {path}: missing column(s) {', '.join(missing)} for the configured phases"
@@ -133,15 +137,29 @@ def load_patients(path: str | Path, phases: list[str]) -> pd.DataFrame:
     for p in phases:
         for k in ("image", "mask"):
             col = f"{p}_{k}"
+            if col not in out.columns:
+                out[col] = None
+                continue
             empty = out[col].isna()
-            if empty.any():
+            if empty.any() and (k == "image" or require_masks):
                 rows = ", ".join(f"row {i + 2} ({out.patient_id[i]})" for i in out.index[empty])
                 raise TableError(f"patient sheet {path}, column '{col}': empty in {rows}")
-            out[col] = [str((base / v).resolve()) if not Path(v).is_absolute() else v for v in out[col]]
+            out[col] = [
+                None if v is None else str((base / v).resolve()) if not Path(v).is_absolute() else v
+                for v in out[col]
+            ]
         if f"{p}_series" not in out.columns:
             out[f"{p}_series"] = None
     if "box_prompt" not in out.columns:
         out["box_prompt"] = None
+    if require_boxes and out["box_prompt"].isna().any():
+        rows = ", ".join(
+            f"row {i + 2} ({out.patient_id[i]})" for i in out.index[out["box_prompt"].isna()]
+        )
+        raise TableError(
+            f"patient sheet {path}, column 'box_prompt': needed by the segmentation method, "
+            f"empty in {rows}"
+        )
     return out.set_index("patient_id", drop=False)
 
 

@@ -1,7 +1,7 @@
 # Cohort level: the development / internal / external partition.
 
 
-rule split:
+checkpoint split:
     input:
         clinical=clinical_table,
         patients=patient_sheet,

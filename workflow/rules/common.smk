@@ -49,7 +49,12 @@ def sheets():
     if config["demo"]["generate"]:
         checkpoints.demo_cohort.get()
     if not _sheets:
-        patients = load_patients(config["patients"], PHASES)
+        patients = load_patients(
+            config["patients"],
+            PHASES,
+            require_masks=config["segmentation"]["method"] == "provided",
+            require_boxes=config["segmentation"]["method"] in ("box", "medsam"),
+        )
         clinical = load_clinical(config["clinical"])
         check_clinical_columns(clinical, config["endpoints"], config["clinical"])
         check_same_patients(patients, clinical, config["patients"], config["clinical"])
@@ -71,6 +76,34 @@ def phase_input(kind):
                 f"patient {wildcards.patient} is not in {config['patients']}"
             )
         return patients.loc[wildcards.patient, f"{wildcards.phase}_{kind}"]
+
+    return fn
+
+
+def scan_inputs(wildcards):
+    """The scan, and its provided mask when the sheet has one (segmentation or comparison)."""
+    inputs = {"image": phase_input("image")(wildcards)}
+    if has_provided_mask(wildcards.patient, wildcards.phase):
+        inputs["mask"] = phase_input("mask")(wildcards)
+    return inputs
+
+
+def has_provided_mask(patient, phase):
+    patients = sheets()[0]
+    value = patients.loc[patient].get(f"{phase}_mask")
+    return isinstance(value, str) and bool(value)
+
+
+def box_prompt(wildcards):
+    value = sheets()[0].loc[wildcards.patient, "box_prompt"]
+    return value if isinstance(value, str) else ""
+
+
+def per_patient_only(pattern):
+    """Input function: `pattern` expanded over every patient."""
+
+    def fn(wildcards):
+        return expand(pattern, patient=patient_ids())
 
     return fn
 
@@ -97,3 +130,41 @@ def clinical_table(wildcards):
 def patient_sheet(wildcards):
     sheets()
     return config["patients"]
+
+
+def training_patients():
+    """Patients of the training cohort (after the split checkpoint)."""
+    import pandas as pd
+
+    split = pd.read_csv(checkpoints.split.get().output[0], sep="\t")
+    return sorted(split.patient_id[split.cohort == "train"])
+
+
+def training_perturbations(wildcards):
+    return expand(
+        "results/features/perturbed/{patient}_{phase}.tsv",
+        patient=training_patients(),
+        phase=PHASES,
+    )
+
+
+def training_scans(kind):
+    def fn(wildcards):
+        return expand(
+            "results/imaging/{patient}/{phase}/{kind}.nii.gz",
+            patient=training_patients(),
+            phase=PHASES,
+            kind=kind,
+        )
+
+    return fn
+
+
+def habitat_outputs(wildcards):
+    return ["results/features/habitats.tsv"] if config["habitats"]["enabled"] else []
+
+
+def robustness_input(wildcards):
+    return (
+        ["results/features/robustness.tsv"] if config["robustness"]["enabled"] else []
+    )

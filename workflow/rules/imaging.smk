@@ -1,14 +1,14 @@
-# Per patient x phase: read the scan and its mask, check them, write de-identified NIfTI.
+# Per patient x phase: de-identified scan and its tumour mask (provided, box prompt or MedSAM),
+# checked; per patient: agreement of the phases' masks and a QC picture.
 
 
 rule ingest:
     input:
-        image=phase_input("image"),
-        mask=phase_input("mask"),
+        unpack(scan_inputs),
     output:
         image="results/imaging/{patient}/{phase}/image.nii.gz",
         mask="results/imaging/{patient}/{phase}/mask.nii.gz",
-        qc="results/imaging/{patient}/{phase}/ingest.json",
+        status="results/imaging/{patient}/{phase}/ingest.json",
     log:
         "logs/ingest/{patient}_{phase}.log",
     benchmark:
@@ -17,20 +17,49 @@ rule ingest:
         "../../envs/imaging.yaml"
     threads: 1
     resources:
-        mem_mb=1500,
-        runtime=10,
+        mem_mb=3000,
+        runtime=20,
     params:
         series=phase_series,
+        boxes=box_prompt,
+        seg=config["segmentation"],
         on_error=config["on_patient_error"],
     script:
         "../scripts/ingest.py"
 
 
+rule patient_qc:
+    input:
+        images=expand("results/imaging/{{patient}}/{phase}/image.nii.gz", phase=PHASES),
+        masks=expand("results/imaging/{{patient}}/{phase}/mask.nii.gz", phase=PHASES),
+        status=expand("results/imaging/{{patient}}/{phase}/ingest.json", phase=PHASES),
+    output:
+        status="results/imaging/{patient}/phase_check.json",
+        png="results/qc/overlays/{patient}.png",
+    log:
+        "logs/patient_qc/{patient}.log",
+    conda:
+        "../../envs/imaging.yaml"
+    resources:
+        mem_mb=1500,
+    params:
+        phases=PHASES,
+        on_error=config["on_patient_error"],
+    script:
+        "../scripts/patient_qc.py"
+
+
 rule imaging_qc:
     input:
-        per_patient("results/imaging/{patient}/{phase}/ingest.json"),
+        ingest=per_patient("results/imaging/{patient}/{phase}/ingest.json"),
+        phase_check=per_patient_only("results/imaging/{patient}/phase_check.json"),
     output:
-        qc="results/qc/imaging_qc.tsv",
+        qc=report(
+            "results/qc/imaging_qc.tsv",
+            caption="../report/imaging_qc.rst",
+            category="Imaging QC",
+        ),
+        segmentation="results/qc/segmentation.tsv",
     log:
         "logs/imaging_qc.log",
     conda:

@@ -6,6 +6,7 @@ rule fit_recipe:
         clinical=clinical_table,
         features="results/features/radiomics.tsv",
         split="results/splits.tsv",
+        robustness=robustness_input,
     output:
         performance="results/models/{recipe}/{endpoint}/performance.tsv",
         predictions="results/models/{recipe}/{endpoint}/predictions.tsv",

@@ -5,7 +5,8 @@ rule radiomics:
     input:
         image="results/imaging/{patient}/{phase}/image.nii.gz",
         mask="results/imaging/{patient}/{phase}/mask.nii.gz",
-        qc="results/imaging/{patient}/{phase}/ingest.json",
+        status="results/imaging/{patient}/{phase}/ingest.json",
+        phase_check="results/imaging/{patient}/phase_check.json",
         params=resolve(config["radiomics"]["params"]),
     output:
         "results/features/radiomics/{patient}_{phase}.tsv",

@@ -7,12 +7,16 @@ from hccfusion.recipes import run_recipe
 from hccfusion.sheets import load_clinical
 
 log = runlog.to_file(snakemake.log[0])
-wc = snakemake.wildcards
-clinical = load_clinical(snakemake.input.clinical).reset_index(drop=True)
-radiomics = pd.read_csv(snakemake.input.features, sep="\t")
-split = pd.read_csv(snakemake.input.split, sep="\t")
+wc, inp = snakemake.wildcards, snakemake.input
+clinical = load_clinical(inp.clinical).reset_index(drop=True)
+radiomics = pd.read_csv(inp.features, sep="\t")
+split = pd.read_csv(inp.split, sep="\t")
+robust = None
+if inp.robustness:
+    report = pd.read_csv(inp.robustness[0], sep="\t")
+    robust = list(report.feature[report.kept])
 performance, predictions = run_recipe(
-    wc.recipe, wc.endpoint, snakemake.config, clinical, radiomics, split
+    wc.recipe, wc.endpoint, snakemake.config, clinical, radiomics, split, robust=robust
 )
 performance.to_csv(snakemake.output.performance, sep="\t", index=False, float_format="%.6g")
 predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.8g")

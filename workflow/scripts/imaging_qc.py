@@ -1,16 +1,18 @@
-"""Rule imaging_qc: one row per patient x phase (geometry, mask volume, HU, acquisition)."""
-
-import json
+"""Rule imaging_qc: the cohort's imaging QC table and the segmentation agreement table."""
 
 import pandas as pd
 
 from hccfusion import runlog
+from hccfusion.imaging.steps import read_status
 
 log = runlog.to_file(snakemake.log[0])
-rows = []
-for path in snakemake.input:
-    with open(path) as fh:
-        rows.append(pd.json_normalize(json.load(fh), sep="_"))
-table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+inp = snakemake.input
+scans = pd.json_normalize([read_status(p) for p in inp.ingest], sep="_")
+phase = pd.json_normalize([read_status(p) for p in inp.phase_check], sep="_")
+phase = phase.add_prefix("phase_check_").rename(columns={"phase_check_patient": "patient"})
+table = scans.merge(phase, on="patient", how="left").rename(columns={"patient": "patient_id"})
 table.to_csv(snakemake.output.qc, sep="\t", index=False)
-log.info("%d rows, %d excluded", len(table), int((table.get("status") == "excluded").sum()))
+cols = [c for c in ("patient_id", "phase", "method", "dice_vs_provided", "hd95_vs_provided")
+        if c in table.columns]
+table[cols].to_csv(snakemake.output.segmentation, sep="\t", index=False)
+log.info("%d scans, %d excluded", len(table), int((table.status == "excluded").sum()))

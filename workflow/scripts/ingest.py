@@ -1,33 +1,22 @@
-"""Rule ingest: one patient x phase from the sheet to de-identified NIfTI, with its checks."""
+"""Rule ingest: one scan to de-identified NIfTI with its checked tumour mask."""
 
 import json
-from pathlib import Path
 
 from hccfusion import runlog
-from hccfusion.errors import PatientInputError
-from hccfusion.imaging.ingest import ingest
+from hccfusion.imaging.steps import guarded, prepare_scan
 
 log = runlog.to_file(snakemake.log[0])
-wc, out = snakemake.wildcards, snakemake.output
-try:
-    qc = ingest(
-        snakemake.input.image,
-        snakemake.input.mask,
-        out.image,
-        out.mask,
-        patient=wc.patient,
-        phase=wc.phase,
-        series=snakemake.params.series or None,
-    )
-    qc["status"] = "ok"
-except PatientInputError as exc:
-    if snakemake.params.on_error != "exclude":
-        log.error("%s", exc)
-        raise
-    log.warning("excluded: %s", exc)
-    # The image outputs stay empty: downstream rules read the status first.
-    for path in (out.image, out.mask):
-        Path(path).write_bytes(b"")
-    qc = {"patient": wc.patient, "phase": wc.phase, "status": "excluded", "reason": exc.reason}
-with open(out.qc, "w") as fh:
-    json.dump(qc, fh, indent=1, default=str)
+wc, inp, out, seg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.params.seg
+record = guarded(
+    lambda: prepare_scan(
+        inp.image, out.image, out.mask, patient=wc.patient, phase=wc.phase,
+        method=seg["method"], mask_path=inp.get("mask"), series=snakemake.params.series or None,
+        boxes=snakemake.params.boxes, checkpoint=seg["medsam_checkpoint"],
+        components=seg["components"], min_voxels=seg["min_voxels"],
+    ),
+    on_error=snakemake.params.on_error,
+    outputs=[out.image, out.mask],
+    record={"patient": wc.patient, "phase": wc.phase},
+)
+with open(out.status, "w") as fh:
+    json.dump(record, fh, indent=1, default=str)

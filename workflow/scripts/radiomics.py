@@ -1,21 +1,17 @@
 """Rule radiomics: PyRadiomics features of one patient x phase, prefixed by the phase."""
 
-import json
-
 from hccfusion import runlog
 from hccfusion.feature_table import write_row
+from hccfusion.imaging.steps import excluded
 from hccfusion.radiomics import extract
 
 log = runlog.to_file(snakemake.log[0])
-wc = snakemake.wildcards
-with open(snakemake.input.qc) as fh:
-    qc = json.load(fh)
-if qc.get("status") == "excluded":
-    log.warning("patient %s phase %s was excluded at ingest: %s", wc.patient, wc.phase, qc["reason"])
-    write_row(snakemake.output[0], wc.patient, wc.phase, None, qc["reason"])
+wc, inp = snakemake.wildcards, snakemake.input
+upstream = excluded(inp.status, inp.phase_check)
+if upstream:
+    log.warning("patient %s excluded upstream: %s", wc.patient, upstream["reason"])
+    write_row(snakemake.output[0], wc.patient, wc.phase, None, upstream["reason"])
 else:
-    features = extract(
-        snakemake.input.image, snakemake.input.mask, snakemake.input.params, prefix=f"{wc.phase}_"
-    )
+    features = extract(inp.image, inp.mask, inp.params, prefix=f"{wc.phase}_")
     log.info("%d features", len(features))
     write_row(snakemake.output[0], wc.patient, wc.phase, features)

@@ -1,0 +1,46 @@
+# Robustness (ICC) filter: perturbed re-segmentations of training patients, ICC(3,1) per feature.
+
+
+rule perturb:
+    input:
+        image="results/imaging/{patient}/{phase}/image.nii.gz",
+        mask="results/imaging/{patient}/{phase}/mask.nii.gz",
+        params=resolve(config["radiomics"]["params"]),
+    output:
+        "results/features/perturbed/{patient}_{phase}.tsv",
+    log:
+        "logs/perturb/{patient}_{phase}.log",
+    benchmark:
+        "results/benchmarks/perturb/{patient}_{phase}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        robustness=config["robustness"],
+    script:
+        "../scripts/perturb.py"
+
+
+rule robustness:
+    input:
+        split="results/splits.tsv",
+        tables=training_perturbations,
+    output:
+        report(
+            "results/features/robustness.tsv",
+            caption="../report/robustness.rst",
+            category="Radiomics",
+        ),
+    log:
+        "logs/robustness.log",
+    conda:
+        "../../envs/models.yaml"
+    resources:
+        mem_mb=4000,
+    params:
+        threshold=config["robustness"]["icc_threshold"],
+    script:
+        "../scripts/robustness.py"
