@@ -337,8 +337,12 @@ def perturbed_features(
     plan: Sequence[Mapping],
     *,
     prefix: str | None = None,
+    original: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Radiomics of the original ROI and of every perturbation of a plan.
+
+    ``original`` takes the already extracted features of the unperturbed ROI (the workflow's
+    radiomics row, same parameters), so they are not computed twice.
 
     Returns a DataFrame indexed by ``rater`` (``"original"``, then the plan ids) with the feature
     columns of :func:`hccfusion.radiomics.extract`. A perturbation that fails (e.g. an erosion
@@ -346,7 +350,9 @@ def perturbed_features(
     for the affected features. Concatenate patients with ``pd.concat(frames,
     names=["patient_id"])`` to get the table :func:`icc_3_1` reads.
     """
-    rows = {ORIGINAL: extract(image, mask, params_path, prefix=prefix)}
+    if original is None:
+        original = extract(image, mask, params_path, prefix=prefix)
+    rows = {ORIGINAL: original.astype(float)}
     for entry in plan:
         try:
             p_image, p_mask = apply_plan(image, mask, entry)

@@ -5,6 +5,7 @@ rule perturb:
     input:
         image="results/imaging/{patient}/{phase}/image.nii.gz",
         mask="results/imaging/{patient}/{phase}/mask.nii.gz",
+        original="results/features/radiomics/{patient}_{phase}.tsv",
         params=resolve(config["radiomics"]["params"]),
     output:
         "results/features/perturbed/{patient}_{phase}.tsv",

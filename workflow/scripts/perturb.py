@@ -2,6 +2,7 @@
 
 import zlib
 
+import pandas as pd
 import SimpleITK as sitk
 
 from hccfusion import runlog
@@ -12,8 +13,12 @@ wc, inp, cfg = snakemake.wildcards, snakemake.input, snakemake.params.robustness
 # A seed per scan from the config seed and the ids (crc32: stable across runs, unlike hash()).
 seed = cfg["seed"] + zlib.crc32(f"{wc.patient}/{wc.phase}".encode())
 plan = perturbation_plan(cfg["perturbations"], seed=seed)
+# The unperturbed features are the radiomics job's row (same image, mask and parameters).
+row = pd.read_csv(inp.original, sep="\t").iloc[0]
+original = row.drop(["patient_id", "phase", "status", "reason"]).astype(float)
 table = perturbed_features(
-    sitk.ReadImage(inp.image), sitk.ReadImage(inp.mask), inp.params, plan, prefix=f"{wc.phase}_"
+    sitk.ReadImage(inp.image), sitk.ReadImage(inp.mask), inp.params, plan,
+    prefix=f"{wc.phase}_", original=original,
 )
 table.insert(0, "patient_id", wc.patient)
 table.to_csv(snakemake.output[0], sep="\t", float_format="%.10g")
