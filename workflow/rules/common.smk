@@ -141,9 +141,18 @@ def training_patients():
 
 
 def training_perturbations(wildcards):
+    """Perturbed scans of (a seeded subset of at most robustness.max_patients) training patients."""
+    import random
+
+    patients = training_patients()
+    cap = config["robustness"]["max_patients"]
+    if cap is not None and len(patients) > cap:
+        patients = sorted(
+            random.Random(config["robustness"]["seed"]).sample(patients, cap)
+        )
     return expand(
         "results/features/perturbed/{patient}_{phase}.tsv",
-        patient=training_patients(),
+        patient=patients,
         phase=PHASES,
     )
 
