@@ -59,6 +59,16 @@ def test_sheet_unknown_column_duplicate_and_missing_phase(tmp_path):
         load_patients(_sheet(tmp_path, [_row()]), ["arterial", "portal"])
     with pytest.raises(TableError, match=r"column 'box_prompt'"):
         load_patients(_sheet(tmp_path, [_row(box_prompt="1,2,3")]), PHASES)
+    # A missing phase: the patient has no venous scan.
+    with pytest.raises(TableError, match=r"column 'venous_image': empty in row 3 \(A002\)"):
+        load_patients(_sheet(tmp_path, [_row(), _row("A002", venous_image="")]), PHASES)
+    # Without provided masks (box or MedSAM segmentation) masks may be absent, boxes may not.
+    no_masks = [{k: v for k, v in _row(p).items() if not k.endswith("_mask")} for p in ("A1", "A2")]
+    sheet = load_patients(_sheet(tmp_path, no_masks), PHASES, require_masks=False, require_boxes=True)
+    assert sheet.arterial_mask.isna().all()
+    no_masks[1]["box_prompt"] = ""
+    with pytest.raises(TableError, match=r"column 'box_prompt': needed .* row 3 \(A2\)"):
+        load_patients(_sheet(tmp_path, no_masks), PHASES, require_masks=False, require_boxes=True)
 
 
 def _clinical(tmp_path: Path, rows: list[dict]) -> Path:
