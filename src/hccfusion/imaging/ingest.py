@@ -37,7 +37,7 @@ from pydicom.errors import InvalidDicomError
 
 from hccfusion.errors import PatientInputError
 
-__all__ = ["acquisition_info", "ingest", "read_image", "read_mask"]
+__all__ = ["acquisition_info", "ingest", "read_image", "read_mask", "write_deidentified"]
 
 log = logging.getLogger(__name__)
 
@@ -938,8 +938,8 @@ def ingest(
             "(rescale intercept not applied?)"
         )
 
-    _write_deidentified(image, out_image)
-    _write_deidentified(mask, out_mask)
+    write_deidentified(image, out_image)
+    write_deidentified(mask, out_mask)
 
     spacing = [float(s) for s in image.GetSpacing()]
     return {
@@ -959,7 +959,7 @@ def ingest(
     }
 
 
-def _write_deidentified(image: sitk.Image, path: PathType) -> None:
+def write_deidentified(image: sitk.Image, path: PathType) -> None:
     """Write ``image`` as NIfTI after dropping every metadata entry (ITK would copy some)."""
     for key in image.GetMetaDataKeys():
         image.EraseMetaData(key)

@@ -16,19 +16,16 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from hccfusion.errors import PatientInputError
-from hccfusion.imaging.ingest import acquisition_info, read_image, read_mask
+from hccfusion.imaging.ingest import (
+    acquisition_info,
+    read_image,
+    read_mask,
+    write_deidentified,
+)
 from hccfusion.imaging.preprocess import check_mask, check_phase_agreement
 from hccfusion.qc import mask_stats
 
 log = logging.getLogger(__name__)
-
-
-def write_nifti(image: sitk.Image, path) -> None:
-    """Write NIfTI with every metadata entry removed (ITK would copy free text into descrip)."""
-    image = sitk.Image(image)
-    for key in image.GetMetaDataKeys():
-        image.EraseMetaData(key)
-    sitk.WriteImage(image, str(path), useCompression=True)
 
 
 def read_status(path) -> dict:
@@ -104,8 +101,8 @@ def prepare_scan(image_path, out_image, out_mask, *, patient, phase, method="pro
         from hccfusion.imaging.segment import dice, hd95
 
         record.update(dice_vs_provided=dice(mask, provided), hd95_vs_provided=hd95(mask, provided))
-    write_nifti(image, out_image)
-    write_nifti(mask, out_mask)
+    write_deidentified(image, out_image)
+    write_deidentified(mask, out_mask)
     return record
 
 
