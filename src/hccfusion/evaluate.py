@@ -79,19 +79,22 @@ def performance_rows(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def cohort_predictions(fitted, cohort: Cohort, endpoint_cfg: Mapping):
+def cohort_predictions(fitted, cohort: Cohort, endpoint_cfg: Mapping, *, with_index=False):
     """Scores and targets of a fitted recipe for ``train_cv``, ``internal`` and ``external``.
 
     Returns ``(predictions_by_cohort, targets_by_cohort)`` ready for :func:`performance_rows`.
     The ``train_cv`` target is the true training outcome even under the permutation audit, so
     the negative control is judged against reality. Cohorts without patients are left out.
+    ``with_index=True`` adds a third dict: the patient ids each cohort's scores belong to.
     """
     preds: dict[str, dict[str, np.ndarray]] = {}
     targets: dict[str, np.ndarray] = {}
+    index: dict[str, pd.Index] = {}
     if fitted.train_cv:
         tgt = endpoint_target(cohort.data.loc[fitted.train_index], endpoint_cfg)
         preds["train_cv"] = dict(fitted.train_cv)
         targets["train_cv"] = tgt.y
+        index["train_cv"] = fitted.train_index
     for name in ("internal", "external"):
         rows = cohort.rows(name)
         if rows.empty:
@@ -101,4 +104,5 @@ def cohort_predictions(fitted, cohort: Cohort, endpoint_cfg: Mapping):
             continue
         preds[name] = fitted.predict(rows.loc[tgt.index])
         targets[name] = tgt.y
-    return preds, targets
+        index[name] = tgt.index
+    return (preds, targets, index) if with_index else (preds, targets)

@@ -31,34 +31,28 @@ def merge(paths: list[str | Path], phases: list[str]) -> tuple[pd.DataFrame, pd.
     rows = [pd.read_csv(p, sep="\t", keep_default_na=False, na_values=[""]) for p in paths]
     if not rows:
         return pd.DataFrame(columns=["patient_id"]), pd.DataFrame(columns=["patient_id", "reason"])
-    bad = {}
-    for r in rows:
-        for _, rec in r[r.status != "ok"].iterrows():
-            bad.setdefault(rec.patient_id, []).append(f"{rec.phase}: {rec.reason}")
-    per_phase = {}
-    for r in rows:
-        r = r[r.status == "ok"]
-        if len(r):
-            per_phase.setdefault(r.phase.iloc[0], []).append(r.drop(columns=META[1:]))
-    wide = None
-    for phase in phases:
-        part = pd.concat(per_phase.get(phase, []), ignore_index=True) if phase in per_phase else None
-        if part is None:
-            continue
-        part = part.set_index("patient_id")
-        wide = part if wide is None else wide.join(part, how="outer")
-    wide = wide if wide is not None else pd.DataFrame()
-    wide = wide.drop(index=[p for p in bad if p in wide.index])
-    for phase in phases:
-        cols = [c for c in wide.columns if c.startswith(f"{phase}_")]
-        missing = wide.index[wide[cols].isna().all(axis=1)] if cols else wide.index
-        for pid in missing:
-            bad.setdefault(pid, []).append(f"{phase}: no features")
-    wide = wide.drop(index=[p for p in bad if p in wide.index])
-    excluded = pd.DataFrame(
-        [(pid, "; ".join(reasons)) for pid, reasons in sorted(bad.items())],
-        columns=["patient_id", "reason"],
+    jobs = pd.concat(rows, ignore_index=True)
+    reasons: dict[str, list[str]] = {}
+    for rec in jobs[jobs.status != "ok"].itertuples():
+        reasons.setdefault(rec.patient_id, []).append(f"{rec.phase}: {rec.reason}")
+    ok = jobs[jobs.status == "ok"]
+    # One wide row per patient: each phase contributes its own (already prefixed) columns.
+    wide = pd.concat(
+        [
+            ok[ok.phase == phase].set_index("patient_id")[
+                [c for c in ok.columns if c.startswith(f"{phase}_")]
+            ]
+            for phase in phases
+        ],
+        axis=1,
     )
-    wide = wide.sort_index()
+    for phase in phases:
+        done = set(ok.patient_id[ok.phase == phase])
+        for pid in set(jobs.patient_id) - done - set(reasons):
+            reasons.setdefault(pid, []).append(f"{phase}: no features")
+    wide = wide.drop(index=[p for p in reasons if p in wide.index]).sort_index()
     wide.index.name = "patient_id"
+    excluded = pd.DataFrame(
+        [(pid, "; ".join(r)) for pid, r in sorted(reasons.items())], columns=["patient_id", "reason"]
+    )
     return wide.reset_index(), excluded

@@ -149,12 +149,15 @@ def cindex_ci(
     est = _harrell(time, event, risk)
     if not np.isfinite(est):
         return _NAN3
+    return (est, *_bootstrap(lambda i: _harrell(time[i], event[i], risk[i]), time.size,
+                             n_boot, seed, alpha))
+
+
+def _bootstrap(statistic, n: int, n_boot: int, seed: int, alpha: float):
+    """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` resampled patients."""
     rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(int(n_boot)):
-        idx = rng.integers(0, time.size, time.size)
-        boots.append(_harrell(time[idx], event[idx], risk[idx]))
-    return (est, *_percentile(boots, alpha))
+    boots = [statistic(rng.integers(0, n, n)) for _ in range(int(n_boot))]
+    return _percentile(boots, alpha)
 
 
 def default_tau(train_time, train_event) -> float:
@@ -199,9 +202,5 @@ def cindex_uno_ci(
     est = _uno(y_train, time, event, risk, tau)
     if not np.isfinite(est):
         return _NAN3
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(int(n_boot)):
-        idx = rng.integers(0, time.size, time.size)
-        boots.append(_uno(y_train, time[idx], event[idx], risk[idx], tau))
-    return (est, *_percentile(boots, alpha))
+    return (est, *_bootstrap(lambda i: _uno(y_train, time[i], event[i], risk[i], tau),
+                             time.size, n_boot, seed, alpha))

@@ -27,7 +27,19 @@ def _as_frame(X) -> pd.DataFrame:
     return X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
 
 
-class MissingnessFilter(TransformerMixin, BaseEstimator):
+class _ColumnSelector(TransformerMixin, BaseEstimator):
+    """A filter that keeps the training columns ``columns_`` chosen by its ``fit``."""
+
+    def transform(self, X):
+        check_is_fitted(self, "columns_")
+        return _as_frame(X)[self.columns_]
+
+    def get_feature_names_out(self, input_features=None):
+        check_is_fitted(self, "columns_")
+        return np.asarray(self.columns_, dtype=object)
+
+
+class MissingnessFilter(_ColumnSelector):
     """Drop columns whose training-set missing fraction exceeds ``max_missing_fraction``."""
 
     def __init__(self, max_missing_fraction: float = 0.3):
@@ -44,16 +56,8 @@ class MissingnessFilter(TransformerMixin, BaseEstimator):
         self.dropped_ = list(X.columns[~keep.to_numpy()])
         return self
 
-    def transform(self, X):
-        check_is_fitted(self, "columns_")
-        return _as_frame(X)[self.columns_]
 
-    def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "columns_")
-        return np.asarray(self.columns_, dtype=object)
-
-
-class VarianceFilter(TransformerMixin, BaseEstimator):
+class VarianceFilter(_ColumnSelector):
     """Drop features whose training-set variance is not above ``threshold``.
 
     Seed 001 writes "Features were standardized using z-score normalization. For classification,
@@ -92,14 +96,6 @@ class VarianceFilter(TransformerMixin, BaseEstimator):
             )
         self.columns_ = list(X.columns[keep])
         return self
-
-    def transform(self, X):
-        check_is_fitted(self, "columns_")
-        return _as_frame(X)[self.columns_]
-
-    def get_feature_names_out(self, input_features=None):
-        check_is_fitted(self, "columns_")
-        return np.asarray(self.columns_, dtype=object)
 
 
 def variance_threshold(prep_cfg: Mapping, kind: str, block: str = "radiomics") -> float:

@@ -58,29 +58,19 @@ def run_recipe(
     fitted = fit_recipe(cohort, endpoint_cfg, blocks, mcfg)
     if len(fitted.dropped):
         log.warning("%d training patients without %s outcome left out", len(fitted.dropped), endpoint)
-    preds, targets = cohort_predictions(fitted, cohort, endpoint_cfg)
+    preds, targets, index = cohort_predictions(fitted, cohort, endpoint_cfg, with_index=True)
     perf = performance_rows(
         recipe, endpoint, endpoint_cfg, preds, targets,
         n_boot=cfg["bootstrap"]["n"], seed=cfg["bootstrap"]["seed"],
     )
-    rows = []
-    for name, by_component in preds.items():
-        index = fitted.train_index if name == "train_cv" else None
-        if index is None:
-            part = cohort.rows(name)
-            index = part.index[part.index.isin(_target_index(cohort, name, endpoint_cfg))]
-        for component, score in by_component.items():
-            rows.append(pd.DataFrame({
-                "patient_id": np.asarray(index), "cohort": name, "component": component,
-                "score": np.asarray(score, dtype=float),
-            }))
+    rows = [
+        pd.DataFrame({"patient_id": np.asarray(index[name]), "cohort": name,
+                      "component": component, "score": np.asarray(score, dtype=float)})
+        for name, by_component in preds.items()
+        for component, score in by_component.items()
+    ]
     predictions = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     predictions.insert(0, "endpoint", endpoint)
     predictions.insert(0, "recipe", recipe)
     return perf, predictions
 
-
-def _target_index(cohort, name, endpoint_cfg):
-    from hccfusion.cohort import endpoint_target
-
-    return endpoint_target(cohort.rows(name), endpoint_cfg).index
