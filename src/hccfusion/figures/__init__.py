@@ -1,0 +1,1 @@
+"""Figures of the workflow and the paper, one module per kind of figure, one shared style."""
