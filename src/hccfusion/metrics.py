@@ -1,4 +1,7 @@
-"""Discrimination metrics with confidence intervals.
+"""Discrimination and overall-accuracy metrics of predictions, with confidence intervals.
+
+Binary: ROC AUC (DeLong). Survival: Harrell's and Uno's C, their paired comparison, the
+time-dependent (cumulative/dynamic) AUC, the Brier score and the integrated Brier score.
 
 Undefined cases (one class only, no events, no comparable pairs, fewer than
 :data:`MIN_PATIENTS` patients) give NaN estimates and NaN intervals rather than an error or an
@@ -8,8 +11,15 @@ invented number.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
-from sksurv.metrics import concordance_index_censored, concordance_index_ipcw
+from sksurv.metrics import (
+    brier_score,
+    concordance_index_censored,
+    concordance_index_ipcw,
+    cumulative_dynamic_auc,
+    integrated_brier_score,
+)
 from sksurv.util import Surv
 
 MIN_PATIENTS = 5
@@ -149,15 +159,26 @@ def cindex_ci(
     est = _harrell(time, event, risk)
     if not np.isfinite(est):
         return _NAN3
-    return (est, *_bootstrap(lambda i: _harrell(time[i], event[i], risk[i]), time.size,
-                             n_boot, seed, alpha))
+    return (
+        est,
+        *_bootstrap(lambda i: _harrell(time[i], event[i], risk[i]), time.size, n_boot, seed, alpha),
+    )
+
+
+def _bootstrap_draws(statistic, n: int, n_boot: int, seed: int) -> np.ndarray:
+    """``statistic(indices)`` on ``n_boot`` resamples of ``n`` patients; rows are resamples.
+
+    One generator per call, seeded, so that the same seed gives the same resamples (and every
+    statistic computed from the same seed sees the same patients: the pairing of
+    :func:`cindex_compare`).
+    """
+    rng = np.random.default_rng(seed)
+    return np.asarray([statistic(rng.integers(0, n, n)) for _ in range(int(n_boot))], dtype=float)
 
 
 def _bootstrap(statistic, n: int, n_boot: int, seed: int, alpha: float):
     """Percentile bootstrap interval of ``statistic(indices)`` over ``n`` resampled patients."""
-    rng = np.random.default_rng(seed)
-    boots = [statistic(rng.integers(0, n, n)) for _ in range(int(n_boot))]
-    return _percentile(boots, alpha)
+    return _percentile(_bootstrap_draws(statistic, n, n_boot, seed), alpha)
 
 
 def default_tau(train_time, train_event) -> float:
@@ -182,8 +203,15 @@ def _uno(y_train, time, event, risk, tau) -> float:
 
 
 def cindex_uno_ci(
-    train_time, train_event, time, event, risk, n_boot: int = 1000, seed: int = 0,
-    tau: float | None = None, alpha: float = 0.05,
+    train_time,
+    train_event,
+    time,
+    event,
+    risk,
+    n_boot: int = 1000,
+    seed: int = 0,
+    tau: float | None = None,
+    alpha: float = 0.05,
 ) -> tuple[float, float, float]:
     """Uno's IPCW concordance index truncated at ``tau``, with a percentile bootstrap CI.
 
@@ -202,5 +230,309 @@ def cindex_uno_ci(
     est = _uno(y_train, time, event, risk, tau)
     if not np.isfinite(est):
         return _NAN3
-    return (est, *_bootstrap(lambda i: _uno(y_train, time[i], event[i], risk[i], tau),
-                             time.size, n_boot, seed, alpha))
+    return (
+        est,
+        *_bootstrap(
+            lambda i: _uno(y_train, time[i], event[i], risk[i], tau), time.size, n_boot, seed, alpha
+        ),
+    )
+
+
+# --- paired comparison of concordance -------------------------------------------------------
+
+_NAN4 = (np.nan, np.nan, np.nan, np.nan)
+
+
+def cindex_compare(
+    time, event, risk_a, risk_b, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> tuple[float, float, float, float]:
+    """Difference of Harrell's C between two risk scores on the same patients, paired bootstrap.
+
+    Returns ``(difference, ci_lower, ci_upper, p_value)`` for ``C(risk_a) - C(risk_b)``.
+
+    Method: each bootstrap resample of patients is scored with both risks (the same resample for
+    both, so the correlation between the two C-indices is kept), giving ``n_boot`` differences
+    ``d*``. The interval is their percentile interval (Efron & Tibshirani 1993, ch. 13). The
+    two-sided p-value inverts that interval: ``p = 2 min(P(d* <= 0), P(d* >= 0))`` with the
+    Monte-Carlo correction ``(1 + #) / (1 + B)`` of Davison & Hinkley (1997, eq. 4.11), so a
+    difference whose interval excludes 0 has ``p < alpha`` and ``p`` is never exactly 0. Identical
+    scores give ``(0, 0, 0, 1)``. Resamples without an event or a comparable pair are skipped.
+
+    There is no maintained Python implementation of a test for correlated C-indices (R's
+    ``compareC`` implements Kang et al. 2015), hence this bootstrap, written here.
+
+    NaN quadruple if there is no event or fewer than :data:`MIN_PATIENTS` patients; NaN interval
+    and p if fewer than 2 resamples were usable.
+    """
+    time = np.asarray(time, dtype=float).ravel()
+    event = np.asarray(event).astype(float).ravel()
+    a = np.asarray(risk_a, dtype=float).ravel()
+    b = np.asarray(risk_b, dtype=float).ravel()
+    ok = np.isfinite(time) & np.isfinite(event) & np.isfinite(a) & np.isfinite(b)
+    time, event, a, b = time[ok], event[ok].astype(bool), a[ok], b[ok]
+    if time.size < MIN_PATIENTS or event.sum() == 0:
+        return _NAN4
+    diff = _harrell(time, event, a) - _harrell(time, event, b)
+    if not np.isfinite(diff):
+        return _NAN4
+
+    def statistic(i):
+        return _harrell(time[i], event[i], a[i]) - _harrell(time[i], event[i], b[i])
+
+    draws = _bootstrap_draws(statistic, time.size, n_boot, seed)
+    draws = draws[np.isfinite(draws)]
+    if draws.size < 2:
+        return float(diff), np.nan, np.nan, np.nan
+    lo, hi = _percentile(draws, alpha)
+    n = draws.size
+    p = 2.0 * min((1 + np.sum(draws <= 0)) / (n + 1), (1 + np.sum(draws >= 0)) / (n + 1))
+    return float(diff), lo, hi, float(min(1.0, p))
+
+
+# --- time-dependent AUC and Brier score (IPCW) ----------------------------------------------
+# The estimators are scikit-survival's; this section adds the bootstrap, the checks of which
+# horizons are estimable, and NaN instead of sksurv's ValueError outside the follow-up.
+
+TD_COLUMNS = ["horizon", "estimate", "ci_lower", "ci_upper", "n", "n_cases", "n_controls", "n_boot"]
+
+
+def _horizons(horizons) -> np.ndarray:
+    h = np.atleast_1d(np.asarray(horizons, dtype=float))
+    if h.ndim != 1 or h.size == 0 or not np.all(np.isfinite(h)) or np.any(np.diff(h) <= 0):
+        raise ValueError("horizons must be a non-empty, finite, strictly increasing sequence")
+    return h
+
+
+def _ipcw_inputs(train_time, train_event, time, event, pred, n_cols: int):
+    """Clean inputs of the IPCW metrics.
+
+    Returns the training ``Surv`` array (or None if it has fewer than :data:`MIN_PATIENTS`
+    patients), and the evaluated ``time``, ``event``, ``pred`` (2-D) restricted to complete rows.
+    Evaluated follow-up is censored at the end of training follow-up: the Kaplan-Meier estimate
+    of the censoring distribution (from the training patients) is undefined beyond it. This
+    changes nothing at horizons before that time (such a patient is a control either way), and
+    horizons at or after it are not estimable (see :func:`_estimable`).
+    """
+    t_tr, e_tr, _ = _survival_inputs(train_time, train_event, np.zeros(np.size(train_time)))
+    time = np.asarray(time, dtype=float).ravel()
+    event = np.asarray(event).astype(float).ravel()
+    pred = np.asarray(pred, dtype=float)
+    pred = pred[:, None] if pred.ndim == 1 else pred
+    if pred.ndim != 2 or pred.shape[0] != time.size or pred.shape[1] not in (1, n_cols):
+        raise ValueError(f"predictions must have shape ({time.size},) or ({time.size}, {n_cols})")
+    ok = np.isfinite(time) & np.isfinite(event) & np.all(np.isfinite(pred), axis=1)
+    time, event, pred = time[ok], event[ok].astype(bool), pred[ok]
+    if t_tr.size < MIN_PATIENTS:
+        return None, time, event, pred
+    end = t_tr.max()
+    beyond = time >= end
+    time = np.where(beyond, end, time)
+    event = event & ~beyond
+    return Surv.from_arrays(event=e_tr, time=t_tr), time, event, pred
+
+
+def _estimable(time, horizons) -> np.ndarray:
+    """Horizons inside the evaluated follow-up, ``min(time) <= t < max(time)``.
+
+    This is scikit-survival's domain for ``cumulative_dynamic_auc`` and ``brier_score``: from the
+    last follow-up time on, nobody is known to be event-free, so there are no controls.
+    """
+    if time.size == 0:
+        return np.zeros(horizons.size, dtype=bool)
+    return (horizons >= time.min()) & (horizons < time.max())
+
+
+def _tdauc(y_train, time, event, pred, horizons) -> np.ndarray:
+    out = np.full(horizons.size, np.nan)
+    cases = (time[:, None] <= horizons) & event[:, None]
+    controls = time[:, None] > horizons
+    ok = _estimable(time, horizons) & cases.any(axis=0) & controls.any(axis=0)
+    if ok.any():
+        est = pred[:, 0] if pred.shape[1] == 1 else pred[:, ok]
+        y_test = Surv.from_arrays(event=event, time=time)
+        try:
+            out[ok] = cumulative_dynamic_auc(y_train, y_test, est, horizons[ok])[0]
+        except ValueError:  # censoring distribution zero at an event time
+            pass
+    return out
+
+
+def _td_frame(horizons, estimate, draws, alpha, time, event) -> pd.DataFrame:
+    rows = []
+    for k, h in enumerate(horizons):
+        col = draws[:, k] if draws.size else np.empty(0)
+        lo, hi = _percentile(col, alpha) if np.isfinite(estimate[k]) else (np.nan, np.nan)
+        rows.append(
+            {
+                "horizon": float(h),
+                "estimate": float(estimate[k]),
+                "ci_lower": lo,
+                "ci_upper": hi,
+                "n": int(time.size),
+                "n_cases": int(np.sum((time <= h) & event)),
+                "n_controls": int(np.sum(time > h)),
+                "n_boot": int(np.isfinite(col).sum()) if np.isfinite(estimate[k]) else 0,
+            }
+        )
+    return pd.DataFrame(rows, columns=TD_COLUMNS)
+
+
+def td_auc_ci(
+    train_time,
+    train_event,
+    time,
+    event,
+    risk,
+    horizons,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Cumulative/dynamic time-dependent AUC per horizon with percentile bootstrap CIs.
+
+    Uno H, Cai T, Tian L, Wei LJ. Evaluating prediction rules for t-year survivors with censored
+    regression models. J Am Stat Assoc 2007;102:527-37; Hung H, Chiang CT. Estimation methods
+    for time-dependent AUC models with survival data. Can J Stat 2010;38:8-26. Computed with
+    ``sksurv.metrics.cumulative_dynamic_auc``: cases are patients with an event by ``t``,
+    controls those still event-free after ``t``; cases are weighted by the inverse probability of
+    censoring, estimated by Kaplan-Meier on the *training* patients (``train_time``,
+    ``train_event``). Only the evaluated patients are resampled.
+
+    ``risk`` is a risk score (higher = earlier event), either one column for all horizons or an
+    ``(n, len(horizons))`` array (e.g. ``1 - S(t)`` per horizon). ``horizons`` must increase.
+
+    Returns one row per horizon with columns :data:`TD_COLUMNS` (``n_cases``: events by ``t``;
+    ``n_controls``: follow-up beyond ``t``; ``n_boot``: resamples in which ``t`` was estimable).
+    The estimate is NaN at horizons outside ``[min, max)`` of the evaluated follow-up, at or after
+    the end of training follow-up (no censoring distribution there), without a case or a control,
+    or if there are fewer than :data:`MIN_PATIENTS` evaluated or training patients. Resamples in
+    which a horizon is not estimable are skipped for that horizon; keep horizons well inside the
+    follow-up (e.g. below its 80th percentile) so that few are.
+    """
+    horizons = _horizons(horizons)
+    y_train, time, event, risk = _ipcw_inputs(
+        train_time, train_event, time, event, risk, horizons.size
+    )
+    if y_train is None or time.size < MIN_PATIENTS:
+        est = np.full(horizons.size, np.nan)
+        return _td_frame(horizons, est, np.empty((0, horizons.size)), alpha, time, event)
+    est = _tdauc(y_train, time, event, risk, horizons)
+    if np.isfinite(est).any():
+        draws = _bootstrap_draws(
+            lambda i: _tdauc(y_train, time[i], event[i], risk[i], horizons), time.size, n_boot, seed
+        ).reshape(-1, horizons.size)
+    else:
+        draws = np.empty((0, horizons.size))
+    return _td_frame(horizons, est, draws, alpha, time, event)
+
+
+def _brier(y_train, time, event, surv, horizons) -> np.ndarray:
+    out = np.full(horizons.size, np.nan)
+    ok = _estimable(time, horizons)
+    if ok.any():
+        y_test = Surv.from_arrays(event=event, time=time)
+        out[ok] = brier_score(y_train, y_test, surv[:, ok], horizons[ok])[1]
+    return out
+
+
+def brier_ci(
+    train_time,
+    train_event,
+    time,
+    event,
+    surv_prob,
+    horizons,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Time-dependent Brier score per horizon (IPCW) with percentile bootstrap CIs.
+
+    Graf E, Schmoor C, Sauerbrei W, Schumacher M. Assessment and comparison of prognostic
+    classification schemes for survival data. Stat Med 1999;18:2529-45. Computed with
+    ``sksurv.metrics.brier_score``; the censoring distribution is the Kaplan-Meier estimate on
+    the training patients. Lower is better; a constant prediction of 0.5 scores 0.25.
+
+    ``surv_prob`` is an ``(n, len(horizons))`` array of predicted probabilities of being
+    event-free at each horizon. Returns one row per horizon with columns :data:`TD_COLUMNS`.
+    NaN at horizons outside ``[min, max)`` of the evaluated follow-up or at or after the end of
+    training follow-up, or with fewer than :data:`MIN_PATIENTS` evaluated or training patients;
+    resamples are handled as in :func:`td_auc_ci`.
+    """
+    horizons = _horizons(horizons)
+    surv_prob = np.asarray(surv_prob, dtype=float)
+    if surv_prob.ndim == 1 and horizons.size == 1:
+        surv_prob = surv_prob[:, None]
+    if surv_prob.ndim != 2 or surv_prob.shape[1] != horizons.size:
+        raise ValueError(f"surv_prob must have one column per horizon ({horizons.size})")
+    y_train, time, event, surv = _ipcw_inputs(
+        train_time, train_event, time, event, surv_prob, horizons.size
+    )
+    if y_train is None or time.size < MIN_PATIENTS:
+        est = np.full(horizons.size, np.nan)
+        return _td_frame(horizons, est, np.empty((0, horizons.size)), alpha, time, event)
+    est = _brier(y_train, time, event, surv, horizons)
+    if np.isfinite(est).any():
+        draws = _bootstrap_draws(
+            lambda i: _brier(y_train, time[i], event[i], surv[i], horizons), time.size, n_boot, seed
+        ).reshape(-1, horizons.size)
+    else:
+        draws = np.empty((0, horizons.size))
+    return _td_frame(horizons, est, draws, alpha, time, event)
+
+
+def _ibs(y_train, time, event, surv, times) -> float:
+    if not _estimable(time, times).all():
+        return np.nan
+    y_test = Surv.from_arrays(event=event, time=time)
+    return float(integrated_brier_score(y_train, y_test, surv, times))
+
+
+def ibs_ci(
+    train_time,
+    train_event,
+    time,
+    event,
+    surv_prob,
+    times,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> tuple[float, float, float]:
+    """Integrated Brier score over a time grid, with a percentile bootstrap CI.
+
+    Graf et al. (1999), as :func:`brier_ci`; computed with
+    ``sksurv.metrics.integrated_brier_score`` (trapezoidal rule over ``times``, divided by
+    ``times[-1] - times[0]``). ``surv_prob`` is ``(n, len(times))``: predicted probabilities of
+    being event-free at each grid time; ``times`` must increase and have at least 2 points.
+
+    Returns ``(estimate, lower, upper)``. NaN triple if any grid time lies outside
+    ``[min, max)`` of the evaluated follow-up or at or after the end of training follow-up (the
+    integral would silently cover a shorter range), or with fewer than :data:`MIN_PATIENTS`
+    evaluated or training patients. Resamples whose follow-up does not cover the grid are
+    skipped, so the grid should end well inside the follow-up (e.g. at its 80th percentile).
+    """
+    times = _horizons(times)
+    if times.size < 2:
+        raise ValueError("the integrated Brier score needs at least 2 grid times")
+    surv_prob = np.asarray(surv_prob, dtype=float)
+    if surv_prob.ndim != 2 or surv_prob.shape[1] != times.size:
+        raise ValueError(f"surv_prob must have one column per grid time ({times.size})")
+    y_train, time, event, surv = _ipcw_inputs(
+        train_time, train_event, time, event, surv_prob, times.size
+    )
+    if y_train is None or time.size < MIN_PATIENTS:
+        return _NAN3
+    est = _ibs(y_train, time, event, surv, times)
+    if not np.isfinite(est):
+        return _NAN3
+    return (
+        est,
+        *_bootstrap(
+            lambda i: _ibs(y_train, time[i], event[i], surv[i], times),
+            time.size,
+            n_boot,
+            seed,
+            alpha,
+        ),
+    )
