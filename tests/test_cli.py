@@ -52,3 +52,11 @@ def test_extract_bad_mask_names_the_file(tmp_path, capsys, need_shared):
     assert code == 2
     err = capsys.readouterr().err
     assert str(empty) in err and "empty" in err
+
+
+def test_predict_without_a_model_directory_names_it(tmp_path, capsys):
+    absent = tmp_path / "no_models"
+    code = main(["predict", "--models", str(absent), "--features", "f.tsv", "--clinical", "c.tsv"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hccfusion predict: error:") and f"{absent}: no manifest.json" in err

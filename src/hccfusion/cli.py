@@ -1,4 +1,4 @@
-"""The ``hccfusion`` command line: demo, extract, validate-config.
+"""The ``hccfusion`` command line: demo, extract, predict, validate-config.
 
 Heavy libraries are imported inside each command so that ``hccfusion --help`` stays fast.
 """
@@ -38,6 +38,21 @@ def _cmd_extract(args) -> int:
         frame.to_csv(sys.stdout, sep="\t")
     else:
         frame.to_csv(args.out, sep="\t")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from hccfusion.persist import load_models, predict, read_table
+
+    models = load_models(args.models, allow_version_mismatch=args.allow_version_mismatch)
+    table = predict(models, read_table(args.features, "features"),
+                    read_table(args.clinical, "clinical"))
+    if args.out == "-":
+        table.to_csv(sys.stdout, sep="\t", index=False, float_format="%.8g")
+    else:
+        table.to_csv(args.out, sep="\t", index=False, float_format="%.8g")
+    print(f"{table['patient_id'].nunique()} patients x {len(models.entries)} models -> {args.out}",
+          file=sys.stderr)
     return 0
 
 
@@ -90,6 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--prefix", default=None, help="prefix for feature names, e.g. arterial_")
     ext.add_argument("--out", default="-", help="output TSV (default: standard output)")
     ext.set_defaults(func=_cmd_extract)
+
+    pred = sub.add_parser(
+        "predict", help="apply trained models (a model directory) to new patients"
+    )
+    pred.add_argument("--models", required=True, help="model directory with manifest.json")
+    pred.add_argument("--features", required=True, help="radiomics feature TSV (patient_id, ...)")
+    pred.add_argument("--clinical", required=True, help="clinical TSV (patient_id, ...)")
+    pred.add_argument("--out", default="-", help="output TSV (default: standard output)")
+    pred.add_argument(
+        "--allow-version-mismatch", action="store_true",
+        help="warn instead of refusing models saved with another scikit-learn/scikit-survival "
+        "major.minor version",
+    )
+    pred.set_defaults(func=_cmd_predict)
 
     val = sub.add_parser(
         "validate-config", help="check a config and the tables it names, without running anything"
