@@ -300,3 +300,26 @@ def test_predict_checks_tables_in_python(cohort, saved):
     features, clinical = _tables(cohort.rows("internal").iloc[:4], cohort)
     with pytest.raises(TableError, match="no 'patient_id' column"):
         predict(models, features.drop(columns="patient_id"), clinical)
+
+
+def test_crafted_tree_indices_are_refused(models_copy):
+    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.tree._tree import Tree
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    tree = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X, X[:, 0] * X[:, 1] > 0)
+    name = "PRIME-R__response__clinical.skops"
+    # An intact tree passes the checks (trees are trusted for the tree ensembles).
+    sio.dump(tree, models_copy / name)
+    _rehash(models_copy, name)
+    load_models(models_copy)
+    state = tree.tree_.__getstate__()
+    state["nodes"]["right_child"][0] = 10**6  # predict would read far outside the node array
+    crafted = Tree(tree.tree_.n_features, np.asarray(tree.tree_.n_classes), tree.tree_.n_outputs)
+    crafted.__setstate__(state)
+    tree.tree_ = crafted
+    sio.dump(tree, models_copy / name)
+    _rehash(models_copy, name)
+    with pytest.raises(ModelFileError, match=f"{name} contains a decision tree whose node indices"):
+        load_models(models_copy)

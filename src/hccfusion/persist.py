@@ -17,6 +17,8 @@ Loading is defended in three layers (:func:`load_models`):
    :data:`TRUSTED_BUILTINS`); the list is computed from the file's content by
    ``skops.io.get_untrusted_types`` and checked here, so nothing the file declares is trusted
    because it declares it. A type outside the allowlist is refused, naming type and file.
+   scikit-learn decision trees (trusted for the tree ensembles) are then checked for node indices
+   that point outside the tree, which scikit-learn would follow without bounds checks.
 
 The manifest is not signed: whoever can rewrite it can also update the hashes, which is why the
 type allowlist (layer 3), not the hash, is what keeps foreign code out.
@@ -97,6 +99,9 @@ REFUSED_MODULES = (
     "sklearn.externals",
     "sksurv.datasets",
     "sksurv.io",
+    # skops' own note: its nodes array is indexed without bounds checks (and, unlike
+    # sklearn.tree._tree.Tree, it is not checked here).
+    "sklearn.ensemble._hist_gradient_boosting.predictor",
 )
 #: Builtin types skops may need beyond the ones it trusts by default (none of them callable
 #: with side effects).
@@ -209,43 +214,28 @@ def _load_bytes(data: bytes, source: str):
             f"{', '.join(refused)}"
         )
     try:
-        return sio.loads(data, trusted=untrusted)
+        model = sio.loads(data, trusted=untrusted)
     except Exception as exc:
         raise ModelFileError(f"model file {source} could not be loaded: {exc}") from exc
+    _check_trees(model, source)
+    return model
 
 
-def _without_pandas(component, where: str):
+def _without_pandas(component):
     """A copy of ``component`` in which fitted pandas attributes are numpy arrays.
 
     skops cannot store pandas objects. Fitted attributes (names ending in ``_``) that hold a
-    Series or Index (e.g. a filter's per-column diagnostics) are stored as their values; any other
-    pandas object is refused with the attribute's path, so that nothing changes silently.
+    Series or Index (e.g. a filter's per-column diagnostics) are stored as their values.
     """
     import copy
 
     component = copy.deepcopy(component)
-    seen: set[int] = set()
-
-    def visit(obj, path):
-        if id(obj) in seen or isinstance(obj, type | str | bytes | np.ndarray):
-            return
-        seen.add(id(obj))
-        if isinstance(obj, pd.Series | pd.Index | pd.DataFrame):
-            raise ModelFileError(f"{where}: {path} is a pandas object, which skops cannot store")
-        if isinstance(obj, Mapping):
-            for k, v in obj.items():
-                visit(v, f"{path}[{k!r}]")
-        elif isinstance(obj, list | tuple):
-            for i, v in enumerate(obj):
-                visit(v, f"{path}[{i}]")
-        elif hasattr(obj, "__dict__"):
-            for k, v in list(vars(obj).items()):
-                if k.endswith("_") and isinstance(v, pd.Series | pd.Index):
-                    setattr(obj, k, v.to_numpy())
-                else:
-                    visit(v, f"{path}.{k}")
-
-    visit(component, "component")
+    for obj in list(_reachable(component)):
+        if isinstance(obj, np.ndarray) or not hasattr(obj, "__dict__"):
+            continue
+        for key, value in list(vars(obj).items()):
+            if key.endswith("_") and isinstance(value, pd.Series | pd.Index):
+                setattr(obj, key, value.to_numpy())
     return component
 
 
@@ -297,31 +287,63 @@ def _canonical_skops(obj) -> bytes:
     return buffer.getvalue()
 
 
+def _reachable(root):
+    """Every object reachable from ``root`` through attributes, containers and object arrays."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, str | bytes | type | pd.Series | pd.Index
+                                          | pd.DataFrame):
+            continue
+        seen.add(id(obj))
+        yield obj
+        if isinstance(obj, np.ndarray):
+            if obj.dtype == object:
+                stack.extend(reversed(obj.ravel().tolist()))
+        elif isinstance(obj, Mapping):
+            stack.extend(reversed(list(obj.values())))
+        elif isinstance(obj, list | tuple | set | frozenset):
+            stack.extend(reversed(list(obj)))
+        elif hasattr(obj, "__dict__"):
+            stack.extend(reversed(list(vars(obj).values())))
+
+
 def _categorical_inputs(component) -> list[str]:
     """Input columns that the component one-hot (or ordinal/target) encodes."""
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
 
-    found: list[str] = []
-    seen: set[int] = set()
+    found = {str(c) for obj in _reachable(component)
+             if isinstance(obj, OneHotEncoder | OrdinalEncoder | TargetEncoder)
+             for c in getattr(obj, "feature_names_in_", [])}
+    return sorted(found)
 
-    def visit(obj):
-        if id(obj) in seen or isinstance(obj, str | bytes | np.ndarray | type):
-            return
-        seen.add(id(obj))
-        if isinstance(obj, OneHotEncoder | OrdinalEncoder | TargetEncoder):
-            found.extend(str(c) for c in getattr(obj, "feature_names_in_", []))
-        if isinstance(obj, Mapping):
-            for v in obj.values():
-                visit(v)
-        elif isinstance(obj, list | tuple):
-            for v in obj:
-                visit(v)
-        elif hasattr(obj, "__dict__") and not isinstance(obj, pd.Series | pd.Index | pd.DataFrame):
-            for v in vars(obj).values():
-                visit(v)
 
-    visit(component)
-    return sorted(set(found))
+def _check_trees(model, source: str) -> None:
+    """Refuse decision trees whose node arrays point outside themselves.
+
+    scikit-learn walks ``Tree`` nodes by raw indices without bounds checks, so a crafted tree
+    could read out-of-bounds memory or loop forever at ``predict``. A valid tree's internal nodes
+    point to later nodes (children are built after their parent) and to existing features.
+    """
+    from sklearn.tree._tree import Tree
+
+    for obj in _reachable(model):
+        if not isinstance(obj, Tree):
+            continue
+        n = int(obj.node_count)
+        left, right = np.asarray(obj.children_left), np.asarray(obj.children_right)
+        feature = np.asarray(obj.feature)
+        node = np.arange(n)
+        leaf = left == -1
+        ok = (len(left) == len(right) == len(feature) == n and n > 0
+              and bool(np.all(right[leaf] == -1))
+              and bool(np.all((left[~leaf] > node[~leaf]) & (left[~leaf] < n)))
+              and bool(np.all((right[~leaf] > node[~leaf]) & (right[~leaf] < n)))
+              and bool(np.all((feature[~leaf] >= 0) & (feature[~leaf] < obj.n_features))))
+        if not ok:
+            raise ModelFileError(f"model file {source} contains a decision tree whose node "
+                                 "indices are out of range (corrupted or crafted); refused")
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,7 +405,10 @@ def save_models(
         for component, estimator in fitted.components.items():
             _check_name(component, "component")
             where = f"{recipe}/{endpoint}/{component}"
-            data = _canonical_skops(_without_pandas(estimator, where))
+            try:
+                data = _canonical_skops(_without_pandas(estimator))
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ModelFileError(f"{where} cannot be stored with skops: {exc}") from exc
             _load_bytes(data, where)  # refuse now what load_models would refuse later
             name = f"{recipe}__{endpoint}__{component}.skops"
             files[name] = data
