@@ -143,9 +143,12 @@ def median_cutoffs(fitted, train_frame: pd.DataFrame) -> dict[str, float]:
     """Risk cut-off of each component: the median score of the training patients.
 
     ``train_frame`` holds the training patients (e.g. ``cohort.data.loc[fitted.train_index]``);
-    scores are the frozen models' in-sample scores, as the seed papers' median split uses.
+    scores are the frozen models' in-sample scores, as the seed papers' median split uses
+    (:func:`hccfusion.stratify.risk_cutoff`).
     """
-    return {name: float(np.median(s)) for name, s in fitted.predict(train_frame).items()}
+    from hccfusion.stratify import risk_cutoff
+
+    return {name: risk_cutoff(s) for name, s in fitted.predict(train_frame).items()}
 
 
 def _versions() -> dict[str, str]:
@@ -370,8 +373,8 @@ def save_models(
         ``{(recipe, endpoint): FittedRecipe}`` (:func:`hccfusion.models.fit_recipe`).
     cutoffs
         ``{(recipe, endpoint): {component: cut-off}}``, the frozen risk cut-offs (the training
-        median score, see :func:`median_cutoffs`); a score above its cut-off is the ``high``
-        group. Every component needs one.
+        median score, see :func:`median_cutoffs`); a score at or above its cut-off is the
+        ``high`` group (:func:`hccfusion.stratify.risk_groups`). Every component needs one.
     training_data_hash
         Hash of the training data the models were fitted on (e.g. :func:`table_sha256`).
     config
@@ -446,7 +449,7 @@ def save_models(
         "config_sha256": _sha256(json.dumps(_jsonable(config), sort_keys=True).encode()),
         "time_unit": time_unit,
         "horizons_months": horizons,
-        "risk_group": "high if score > cutoff (training median), else low",
+        "risk_group": "high if score >= cutoff (training median), else low",
         "models": models,
     }
     directory.mkdir(parents=True, exist_ok=True)
@@ -678,10 +681,13 @@ def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame
     and model: ``patient_id, recipe, endpoint, component, score, probability`` (binary
     endpoints: the score, a probability of the event) ``, surv_<m>m`` (survival endpoints: the
     survival probability at each horizon, NaN past the training follow-up) ``, risk_group``
-    (``high`` when the score is above the model's frozen training-median cut-off, else ``low``).
+    (``high`` when the score is at or above the model's frozen training-median cut-off, else
+    ``low``, as :func:`hccfusion.stratify.risk_groups`).
     Raises :class:`~hccfusion.errors.TableError` naming missing feature columns, patients in one
     table only, duplicated ids and non-numeric values of numeric features.
     """
+    from hccfusion.stratify import risk_groups
+
     frame = _input_frame(models, features, clinical)
     months = models.manifest["horizons_months"]
     surv_cols = [f"surv_{m:g}m" for m in months]
@@ -702,8 +708,7 @@ def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame
             probs = surv.get(component, np.full((len(frame), len(months)), np.nan))
             for j, col in enumerate(surv_cols):
                 part[col] = probs[:, j]
-            part["risk_group"] = np.where(score > cutoff[(recipe, endpoint, component)],
-                                          "high", "low")
+            part["risk_group"] = risk_groups(score, cutoff[(recipe, endpoint, component)])
             parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     log.info("predicted %d patient(s) with %d model(s)", len(frame), len(models.entries))
