@@ -224,6 +224,8 @@ def test_allowlist_matches_whole_module_names():
     allowed = persist._type_allowed
     assert allowed("sklearn.linear_model._logistic.LogisticRegression")
     assert allowed("hccfusion.preprocess.MissingnessFilter") and allowed("numpy.dtype")
+    assert allowed("scipy.optimize._optimize.OptimizeResult")  # FastSurvivalSVM keeps one
+    assert not allowed("scipy.optimize._optimize.minimize")
     assert not allowed("sklearnx.Evil") and not allowed("hccfusion.cli.main")
     assert not allowed("numpy.f2py.compile") and not allowed("sklearn.datasets.fetch_openml")
     assert not allowed("builtins.eval") and not allowed("posix.system")

@@ -14,7 +14,7 @@ Loading is defended in three layers (:func:`load_models`):
    (a flipped byte or a swapped file is refused, naming the file);
 3. every type in the file that skops does not trust by default must come from an allowlisted
    module (:data:`TRUSTED_MODULES`, minus :data:`REFUSED_MODULES`, plus
-   :data:`TRUSTED_BUILTINS`); the list is computed from the file's content by
+   :data:`TRUSTED_TYPES`); the list is computed from the file's content by
    ``skops.io.get_untrusted_types`` and checked here, so nothing the file declares is trusted
    because it declares it. A type outside the allowlist is refused, naming type and file.
    scikit-learn decision trees (trusted for the tree ensembles) are then checked for node indices
@@ -52,7 +52,7 @@ __all__ = [
     "HORIZONS_MONTHS",
     "MANIFEST",
     "REFUSED_MODULES",
-    "TRUSTED_BUILTINS",
+    "TRUSTED_TYPES",
     "TRUSTED_MODULES",
     "LoadedModels",
     "ModelFileError",
@@ -103,10 +103,12 @@ REFUSED_MODULES = (
     # sklearn.tree._tree.Tree, it is not checked here).
     "sklearn.ensemble._hist_gradient_boosting.predictor",
 )
-#: Builtin types skops may need beyond the ones it trusts by default (none of them callable
-#: with side effects).
-TRUSTED_BUILTINS = frozenset({"builtins.frozenset", "builtins.slice", "builtins.bytes",
-                              "builtins.bytearray", "builtins.set"})
+#: Single types trusted outside those modules: builtins skops may need beyond the ones it trusts
+#: by default, and scipy's optimiser result (a dict subclass; FastSurvivalSVM keeps one). None
+#: of them runs code when built.
+TRUSTED_TYPES = frozenset({"builtins.frozenset", "builtins.slice", "builtins.bytes",
+                           "builtins.bytearray", "builtins.set",
+                           "scipy.optimize._optimize.OptimizeResult"})
 _VERSION_CHECKED = ("scikit-learn", "scikit-survival")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
@@ -195,7 +197,7 @@ def _check_name(value: str, what: str) -> str:
 
 
 def _type_allowed(name: str) -> bool:
-    if name in TRUSTED_BUILTINS:
+    if name in TRUSTED_TYPES:
         return True
     inside = any(name == m or name.startswith(m + ".") for m in TRUSTED_MODULES)
     refused = any(name == m or name.startswith(m + ".") for m in REFUSED_MODULES)
