@@ -159,3 +159,105 @@ def test_ibsi_digital_phantom_configuration(data):
     assert got["original_shape_MeshVolume"] == pytest.approx(556, abs=4)
     assert got["original_firstorder_Mean"] == pytest.approx(2.15, abs=0.005)
     assert got["original_firstorder_Entropy"] == pytest.approx(1.27, abs=0.005)
+
+
+# --- the workflow's image preparation and per-lesion extraction ---------------------------------
+@pytest.fixture(scope="module")
+def lung1(data):
+    return sitk.ReadImage(str(CASES / "lung1_image.nrrd")), sitk.ReadImage(
+        str(CASES / "lung1_label.nrrd")
+    )
+
+
+@pytest.fixture(scope="module")
+def fast_params(tmp_path_factory) -> Path:
+    """PRIME settings restricted to original shape + first order + GLCM (fast), without the HU
+    resegmentation (with it, PyRadiomics crops the mask to the resegmented ROI's bounding box
+    before computing shape, which would hide the resampling effects tested here)."""
+    params = yaml.safe_load(DEFAULT_PARAMS.read_text())
+    params["setting"].pop("resegmentRange")
+    params["imageType"] = {"Original": {}}
+    params["featureClass"] = {"shape": None, "firstorder": None, "glcm": None}
+    path = tmp_path_factory.mktemp("params") / "fast.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_workflow_options_follow_the_config():
+    cfg = {"radiomics": {"params": "x.yaml", "spacing_mm": [1, 1, 2], "interpolator": "linear",
+                         "normalisation": "hu_clip", "window": [-50, 300]},
+           "segmentation": {"components": "per_lesion"}}
+    from hccfusion.radiomics import workflow_options
+
+    assert workflow_options(cfg) == {
+        "preprocessing": {"spacing_mm": [1, 1, 2], "interpolator": "linear",
+                          "normalisation": "hu_clip", "window": [-50, 300]},
+        "per_lesion": True,
+    }
+    assert workflow_options({"segmentation": {"components": "merged"}})["per_lesion"] is False
+
+
+def test_label_safe_resampling_keeps_the_tumour_volume(lung1, fast_params):
+    """The workflow resamples the 5-mm-slice lung tumour to 1 mm itself (label-safe mask) and
+    keeps its physical volume; PyRadiomics' own resampling is switched off (other numbers)."""
+    image, mask = lung1
+    native_mm3 = float((sitk.GetArrayViewFromImage(mask) > 0).sum()) * np.prod(mask.GetSpacing())
+    nearest = extract(image, mask, fast_params)
+    ours = extract(image, mask, fast_params, preprocessing={"spacing_mm": [1.0, 1.0, 1.0]})
+    assert list(ours.index) == list(nearest.index)
+    err_ours = abs(ours["original_shape_VoxelVolume"] - native_mm3) / native_mm3
+    err_nearest = abs(nearest["original_shape_VoxelVolume"] - native_mm3) / native_mm3
+    assert err_ours < 0.02 and err_nearest < 0.05
+    assert ours["original_shape_VoxelVolume"] != nearest["original_shape_VoxelVolume"]
+    # Same tumour, same settings otherwise: intensities agree closely.
+    assert ours["original_firstorder_Median"] == pytest.approx(
+        nearest["original_firstorder_Median"], rel=0.1
+    )
+    # spacing_mm None keeps the native grid: the volume is the native one.
+    native = extract(image, mask, fast_params, preprocessing={"spacing_mm": None})
+    assert native["original_shape_VoxelVolume"] == pytest.approx(native_mm3, rel=1e-6)
+
+
+def test_normalisation_methods(lung1, fast_params, tmp_path):
+    image, mask = lung1
+    clipped = extract(image, mask, fast_params,
+                      preprocessing={"normalisation": "hu_clip", "window": [-100, 0]})
+    assert clipped["original_firstorder_Maximum"] <= 0 + 1e-6
+    # A HU parameter file with z-scored images is refused, with the reason.
+    with pytest.raises(ValueError, match="z-scores.*binWidth 25"):
+        extract(image, mask, fast_params, preprocessing={"normalisation": "hu_window_zscore"})
+    params = yaml.safe_load(fast_params.read_text())
+    params["setting"].update(binWidth=0.1)
+    zparams = tmp_path / "z.yaml"
+    zparams.write_text(yaml.safe_dump(params))
+    z = extract(image, mask, zparams, preprocessing={"normalisation": "hu_window_zscore"})
+    assert -5 < z["original_firstorder_Mean"] < 5 and z["original_firstorder_Range"] < 10
+
+
+def test_per_lesion_features_are_volume_weighted(lung1, fast_params):
+    image, mask = lung1
+    arr = (sitk.GetArrayFromImage(mask) > 0).astype(np.uint8)
+    # Two "lesions": the tumour's slices above and below its middle, 1 slice apart.
+    z = np.flatnonzero(arr.any(axis=(1, 2)))
+    mid = int(z[len(z) // 2])
+    labels = np.zeros_like(arr)
+    labels[: mid] = arr[: mid]
+    labels[mid + 1:] = 2 * arr[mid + 1:]
+    label_map = sitk.GetImageFromArray(labels)
+    label_map.CopyInformation(mask)
+    prep = {"spacing_mm": None}
+    combined = extract(image, label_map, fast_params, preprocessing=prep, per_lesion=True)
+    singles = [extract(image, sitk.Cast(label_map == k, sitk.sitkUInt8), fast_params,
+                       preprocessing=prep) for k in (1, 2)]
+    vols = np.array([s["original_shape_VoxelVolume"] for s in singles])
+    expected = (singles[0] * vols[0] + singles[1] * vols[1]) / vols.sum()
+    pd.testing.assert_series_equal(combined.drop(["original_lesions_Count",
+                                                  "original_lesions_TotalVolume"]),
+                                   expected, check_exact=False, rtol=1e-9)
+    assert combined["original_lesions_Count"] == 2
+    assert combined["original_lesions_TotalVolume"] == pytest.approx(vols.sum())
+    # One lesion: per-lesion extraction is the plain extraction plus the two lesion features.
+    one = extract(image, sitk.Cast(label_map == 1, sitk.sitkUInt8), fast_params,
+                  preprocessing=prep, per_lesion=True, prefix="venous_")
+    assert one["venous_original_lesions_Count"] == 1
+    assert one["venous_original_firstorder_Mean"] == singles[0]["original_firstorder_Mean"]

@@ -41,6 +41,18 @@ def test_sheet_paths_resolve_relative_to_the_sheet(tmp_path):
     assert list(sheet.patient_id) == ["A001", "B002"]
     assert sheet.loc["A001", "arterial_image"] == str((tmp_path / "images/A001/arterial").resolve())
     assert sheet.loc["B002", "arterial_series"] is None
+    # No second reader in this sheet: the column exists and is empty.
+    assert sheet["venous_mask_reader2"].isna().all()
+
+
+def test_second_reader_masks_are_optional_per_patient(tmp_path):
+    rows = [_row("A001", arterial_mask_reader2="r2/A001_a.nii.gz",
+                 venous_mask_reader2="r2/A001_v.nii.gz"), _row("A002")]
+    sheet = load_patients(_sheet(tmp_path, rows), PHASES)
+    assert sheet.loc["A001", "venous_mask_reader2"] == str((tmp_path / "r2/A001_v.nii.gz").resolve())
+    assert sheet.loc["A002", "arterial_mask_reader2"] is None
+    with pytest.raises(TableError, match="unknown column 'arterial_mask_reader3'"):
+        load_patients(_sheet(tmp_path, [_row("A001", arterial_mask_reader3="x")]), PHASES)
 
 
 @pytest.mark.parametrize("bad_id", ["../x", "a b", "x;rm -rf y", "$(id)", "", "-x", "a/b"])

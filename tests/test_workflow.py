@@ -125,6 +125,33 @@ def test_tiny_end_to_end(tmp_path_factory, tiny_demo):
                 leaked = [n for n in needles if n in data]
                 assert not leaked, (path, leaked[:3])
 
+    # A second reader's masks for every patient: the ICC becomes inter-observer (no new
+    # perturbations), and only the new jobs run.
+    readers = work / "reader2"
+    readers.mkdir()
+    for phase in ("arterial", "venous"):
+        paths = []
+        for _, row in sheet.iterrows():
+            mask = sitk.ReadImage(str(demo / row[f"{phase}_mask"]))
+            path = readers / f"{row.patient_id}_{phase}.nii.gz"
+            sitk.WriteImage(sitk.BinaryDilate(mask > 0, [1, 1, 1]), str(path))
+            paths.append(str(path))
+        sheet[f"{phase}_mask_reader2"] = paths
+    sheet.to_csv(demo / "patients.tsv", sep="\t", index=False)
+    before = {p: p.stat().st_mtime for p in (work / "results/features/perturbed").glob("*.tsv")}
+    run = snakemake(work, "results/features/robustness.tsv", "--cores", "2", "--configfile",
+                    str(REPO / "config" / "tiny.yaml"), "--config", "on_patient_error=exclude")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.M))
+    assert jobs["second_reader"] == str(2 * n_train) and "perturb" not in jobs
+    assert len(list((work / "results/features/readers").glob("*.tsv"))) == 2 * n_train
+    assert {p: p.stat().st_mtime for p in before} == before
+    inter = pd.read_csv(work / "results/features/robustness.tsv", sep="\t").set_index("feature")
+    assert 0 < inter.kept.sum() < len(inter)
+    # Small tumours drawn 1 voxel wider: volume agrees between readers, though not perfectly.
+    assert 0.5 < inter.loc["arterial_original_shape_VoxelVolume", "icc"] < 1
+    assert not inter.icc.equals(robustness.set_index("feature").icc)
+
 
 def _user_config(tmp_path: Path, tiny_demo: Path, clinical: pd.DataFrame) -> Path:
     """A config for "own data": the tiny demo's sheet and a (possibly broken) clinical table."""

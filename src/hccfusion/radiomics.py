@@ -16,6 +16,7 @@ The workflow's settings live in ``resources/radiomics/prime_ct.yaml`` (see the R
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from functools import lru_cache
 from os import PathLike
 from pathlib import Path
@@ -28,6 +29,8 @@ import yaml
 from pykwalify.errors import PyKwalifyException
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from hccfusion.imaging.preprocess import prepare_roi
+
 __all__ = [
     "DEFAULT_PARAMS",
     "PARAMS_DIR",
@@ -35,6 +38,7 @@ __all__ = [
     "extract_with_diagnostics",
     "load_params",
     "params_path",
+    "workflow_options",
 ]
 
 PathType = str | PathLike[str]
@@ -80,6 +84,21 @@ def params_path(name: str) -> Path:
     return path
 
 
+#: Keys of the config's ``radiomics`` section that prepare the image (see :func:`extract`).
+PREPROCESSING_KEYS = ("spacing_mm", "interpolator", "normalisation", "window")
+
+
+def workflow_options(cfg: Mapping) -> dict:
+    """Keyword arguments of :func:`extract` for a workflow config (its ``radiomics`` and
+    ``segmentation`` sections), so that the workflow's rules and ``hccfusion extract --config``
+    run exactly the same extraction."""
+    radiomics_cfg = cfg.get("radiomics") or {}
+    return {
+        "preprocessing": {k: radiomics_cfg[k] for k in PREPROCESSING_KEYS if k in radiomics_cfg},
+        "per_lesion": (cfg.get("segmentation") or {}).get("components") == "per_lesion",
+    }
+
+
 def load_params(path: PathType) -> dict:
     """Read a PyRadiomics YAML parameter file and return it as a dict.
 
@@ -105,6 +124,8 @@ def extract(
     params_path: PathType,
     *,
     prefix: str | None = None,
+    preprocessing: Mapping | None = None,
+    per_lesion: bool = False,
 ) -> pd.Series:
     """Compute radiomics features of one ROI with the settings of a YAML parameter file.
 
@@ -117,6 +138,16 @@ def extract(
         PyRadiomics YAML parameter file, e.g. ``resources/radiomics/prime_ct.yaml``.
     prefix:
         Prepended to every feature name, e.g. ``"arterial_"``, so phases can be joined into one row.
+    preprocessing:
+        The workflow's image preparation (config ``radiomics``: ``spacing_mm``, ``interpolator``,
+        ``normalisation``, ``window``), done by :func:`hccfusion.imaging.preprocess.prepare_roi`
+        instead of PyRadiomics: B-spline image and label-safe mask resampling, HU clipping or
+        z-score. PyRadiomics' own ``resampledPixelSpacing`` and ``normalize`` are then overridden.
+        ``None`` leaves everything to the parameter file (the IBSI configurations).
+    per_lesion:
+        ``mask`` is a label map 1..K of lesions (segmentation ``components: per_lesion``): features
+        are extracted per lesion and averaged with weights proportional to lesion volume, and
+        ``original_lesions_Count`` and ``original_lesions_TotalVolume`` (mm3) are added.
 
     Returns
     -------
@@ -125,7 +156,10 @@ def extract(
         (``<imagetype>_<class>_<feature>``, e.g. ``wavelet-LLH_glcm_Contrast``), without the
         ``diagnostics_*`` entries (see :func:`extract_with_diagnostics`).
     """
-    return extract_with_diagnostics(image, mask, params_path, prefix=prefix)[0]
+    return extract_with_diagnostics(
+        image, mask, params_path, prefix=prefix, preprocessing=preprocessing,
+        per_lesion=per_lesion,
+    )[0]
 
 
 def extract_with_diagnostics(
@@ -134,15 +168,84 @@ def extract_with_diagnostics(
     params_path: PathType,
     *,
     prefix: str | None = None,
+    preprocessing: Mapping | None = None,
+    per_lesion: bool = False,
 ) -> tuple[pd.Series, dict]:
     """Like :func:`extract`, and also return PyRadiomics' ``diagnostics_*`` entries as a dict.
 
     The diagnostics (versions, settings, image/mask hashes, voxel counts before and after
     resampling) are provenance, not features; keys keep their ``diagnostics_`` prefix and are not
-    given ``prefix``.
+    given ``prefix``. With ``per_lesion`` they are those of the largest lesion.
     """
-    extractor = _extractor(*_cache_key(params_path))
-    result = extractor.execute(_as_input(image), _as_input(mask))
+    overrides: dict = {}
+    if preprocessing is not None or per_lesion:
+        image, mask = _as_image(image), _as_image(mask)
+    if preprocessing is not None:
+        image, mask, overrides = _prepare(image, mask, params_path, preprocessing)
+    extractor = _extractor(*_cache_key(params_path), tuple(sorted(overrides.items())))
+    if not per_lesion:
+        return _split(extractor.execute(_as_input(image), _as_input(mask)), prefix)
+    arr = sitk.GetArrayViewFromImage(mask)
+    labels, counts = np.unique(arr[arr > 0], return_counts=True)
+    if labels.size == 0:
+        raise ValueError("the lesion label map is empty")
+    rows, diagnostics = [], {}
+    for label in labels[np.argsort(-counts, kind="stable")]:
+        features, diag = _split(extractor.execute(image, mask, label=int(label)), prefix)
+        rows.append(features)
+        diagnostics = diagnostics or diag
+    # Volume-weighted mean: a feature of the tumour burden dominated by the large lesions, as a
+    # single merged ROI would be, but without texture matrices spanning the liver between lesions.
+    weights = np.sort(counts)[::-1].astype(float)
+    table = pd.concat(rows, axis=1)
+    combined = (table * weights).sum(axis=1) / weights.sum()
+    voxel_mm3 = float(np.prod(mask.GetSpacing()))
+    p = prefix or ""
+    extra = pd.Series(
+        [float(labels.size), float(counts.sum() * voxel_mm3)],
+        index=[f"{p}original_lesions_Count", f"{p}original_lesions_TotalVolume"],
+    )
+    return pd.concat([combined, extra]).astype(np.float64), diagnostics
+
+
+#: Above these the parameter file is meant for Hounsfield units, not z-scores.
+_HU_LIKE_BIN_WIDTH = 5.0
+_HU_LIKE_RANGE = 10.0
+
+
+def _prepare(image: sitk.Image, mask: sitk.Image, params_path, cfg: Mapping):
+    """Apply the workflow's preparation; return the settings PyRadiomics must then not redo."""
+    params = load_params(params_path)
+    setting = params.get("setting") or {}
+    normalisation = cfg.get("normalisation", "none")
+    if normalisation in ("hu_window_zscore", "pyradiomics"):
+        width = setting.get("binWidth")
+        rng = setting.get("resegmentRange") or []
+        if (width is not None and width > _HU_LIKE_BIN_WIDTH) or any(
+            abs(v) > _HU_LIKE_RANGE for v in rng
+        ):
+            raise ValueError(
+                f"normalisation '{normalisation}' gives z-scores, but {params_path} has "
+                f"binWidth {width} and resegmentRange {rng or None}, which are Hounsfield units "
+                "(a z-scored tumour would fall into one bin or be removed entirely); use a "
+                "parameter file for z-scored images (e.g. binWidth 0.1 and no resegmentRange)"
+            )
+    spacing = cfg.get("spacing_mm")
+    pad = float(setting.get("padDistance", 5))
+    voxel = max(max(image.GetSpacing()), max(spacing) if spacing else 0.0)
+    image, mask = prepare_roi(
+        image, mask, spacing_mm=spacing, interpolator=cfg.get("interpolator", "bspline"),
+        normalisation=normalisation, window=tuple(cfg.get("window", (-100.0, 400.0))),
+        # PyRadiomics keeps padDistance voxels around the ROI; two more avoid edge effects of
+        # the B-spline at the crop border.
+        margin_mm=(pad + 2.0) * voxel,
+    )
+    # The grid is the workflow's decision now (spacing_mm None = native): PyRadiomics must not
+    # resample again.
+    return image, mask, {"normalize": normalisation == "pyradiomics", "resampledPixelSpacing": None}
+
+
+def _split(result: Mapping, prefix: str | None) -> tuple[pd.Series, dict]:
     names, values, diagnostics = [], [], {}
     for key, value in result.items():
         if key.startswith(_DIAGNOSTICS):
@@ -152,6 +255,10 @@ def extract_with_diagnostics(
             values.append(float(value))
     features = pd.Series(np.asarray(values, dtype=np.float64), index=pd.Index(names), name=None)
     return features, diagnostics
+
+
+def _as_image(obj: sitk.Image | PathType) -> sitk.Image:
+    return obj if isinstance(obj, sitk.Image) else sitk.ReadImage(str(obj))
 
 
 def _as_input(obj: sitk.Image | PathType) -> sitk.Image | str:
@@ -164,9 +271,9 @@ def _cache_key(path: PathType) -> tuple[str, float]:
 
 
 @lru_cache(maxsize=8)
-def _extractor(path: str, mtime: float) -> RadiomicsFeatureExtractor:
+def _extractor(path: str, mtime: float, overrides: tuple = ()) -> RadiomicsFeatureExtractor:
     # mtime is part of the key so that an edited parameter file is re-read.
     try:
-        return RadiomicsFeatureExtractor(path)
+        return RadiomicsFeatureExtractor(path, **dict(overrides))
     except PyKwalifyException as exc:  # schema violation: unknown or mistyped setting
         raise ValueError(f"{path}: invalid PyRadiomics parameter file: {exc.msg}") from exc

@@ -338,11 +338,15 @@ def perturbed_features(
     *,
     prefix: str | None = None,
     original: pd.Series | None = None,
+    preprocessing: Mapping | None = None,
+    per_lesion: bool = False,
 ) -> pd.DataFrame:
     """Radiomics of the original ROI and of every perturbation of a plan.
 
     ``original`` takes the already extracted features of the unperturbed ROI (the workflow's
-    radiomics row, same parameters), so they are not computed twice.
+    radiomics row, same parameters), so they are not computed twice. ``preprocessing`` and
+    ``per_lesion`` are passed to :func:`hccfusion.radiomics.extract`; the perturbations act on
+    the union of the lesions, which are then relabelled as connected components.
 
     Returns a DataFrame indexed by ``rater`` (``"original"``, then the plan ids) with the feature
     columns of :func:`hccfusion.radiomics.extract`. A perturbation that fails (e.g. an erosion
@@ -350,13 +354,19 @@ def perturbed_features(
     for the affected features. Concatenate patients with ``pd.concat(frames,
     names=["patient_id"])`` to get the table :func:`icc_3_1` reads.
     """
+    options = {"prefix": prefix, "preprocessing": preprocessing, "per_lesion": per_lesion}
     if original is None:
-        original = extract(image, mask, params_path, prefix=prefix)
+        original = extract(image, mask, params_path, **options)
     rows = {ORIGINAL: original.astype(float)}
+    binary = sitk.Cast(mask > 0, sitk.sitkUInt8) if per_lesion else mask
     for entry in plan:
         try:
-            p_image, p_mask = apply_plan(image, mask, entry)
-            rows[entry["id"]] = extract(p_image, p_mask, params_path, prefix=prefix)
+            p_image, p_mask = apply_plan(image, binary, entry)
+            if per_lesion:
+                p_mask = sitk.RelabelComponent(
+                    sitk.ConnectedComponent(p_mask, True), sortByObjectSize=True
+                )
+            rows[entry["id"]] = extract(p_image, p_mask, params_path, **options)
         except (ValueError, RuntimeError) as exc:
             log.warning("perturbation %s failed: %s", entry["id"], exc)
             rows[entry["id"]] = pd.Series(np.nan, index=rows[ORIGINAL].index)
@@ -523,6 +533,42 @@ def reader_table(
         part.insert(1, "rater", rater)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)
+
+
+def second_reader_features(
+    image: sitk.Image,
+    reader2_mask: PathType,
+    params_path: PathType,
+    *,
+    original: pd.Series,
+    patient: str,
+    phase: str,
+    components: str = "merged",
+    min_voxels: int = 20,
+    prefix: str | None = None,
+    preprocessing: Mapping | None = None,
+) -> pd.DataFrame:
+    """Inter-observer table of one scan: the first reader's features and the second reader's.
+
+    The second reader's mask is read and checked exactly like the first's
+    (:func:`hccfusion.imaging.ingest.read_mask`, then
+    :func:`hccfusion.imaging.preprocess.check_mask` with the same components policy and minimum
+    size) and its features extracted with the same settings. Returns the two-row table
+    (``rater`` = ``original``, ``reader2``) that :func:`icc_3_1` reads, like
+    :func:`perturbed_features`. A bad mask raises
+    :class:`~hccfusion.errors.PatientInputError` naming patient, phase and file.
+    """
+    from hccfusion.imaging.ingest import read_mask
+    from hccfusion.imaging.preprocess import check_mask
+
+    mask = read_mask(reader2_mask, image, patient=patient, phase=phase)
+    mask, _ = check_mask(mask, image, min_voxels=min_voxels, components=components,
+                         patient=patient, phase=phase, path=reader2_mask)
+    second = extract(image, mask, params_path, prefix=prefix, preprocessing=preprocessing,
+                     per_lesion=components == "per_lesion")
+    frame = pd.DataFrame({ORIGINAL: original.astype(float), "reader2": second}).T
+    frame.index.name = "rater"
+    return frame
 
 
 def _check_image(image: sitk.Image, mask: sitk.Image) -> None:

@@ -71,7 +71,7 @@ def _check_header(columns, schema, path: Path, what: str) -> None:
         names = ", ".join(f"'{c}'" for c in unknown)
         raise TableError(
             f"{what} {path}: unknown column {names} (allowed: {', '.join(sorted(allowed))}, "
-            "and <phase>_image, <phase>_mask, <phase>_series)"
+            "and <phase>_image, <phase>_mask, <phase>_mask_reader2, <phase>_series)"
         )
 
 
@@ -115,6 +115,13 @@ def _load_checked(path: Path, what: str, schema_name: str):
     return df, records, schema
 
 
+def _absolute(paths, base: Path) -> list:
+    return [
+        None if v is None else v if Path(v).is_absolute() else str((base / v).resolve())
+        for v in paths
+    ]
+
+
 def load_patients(
     path: str | Path, phases: list[str], *, require_masks: bool = True, require_boxes: bool = False
 ) -> pd.DataFrame:
@@ -144,10 +151,12 @@ def load_patients(
             if empty.any() and (k == "image" or require_masks):
                 rows = ", ".join(f"row {i + 2} ({out.patient_id[i]})" for i in out.index[empty])
                 raise TableError(f"patient sheet {path}, column '{col}': empty in {rows}")
-            out[col] = [
-                None if v is None else str((base / v).resolve()) if not Path(v).is_absolute() else v
-                for v in out[col]
-            ]
+            out[col] = _absolute(out[col], base)
+        reader2 = f"{p}_mask_reader2"
+        if reader2 in out.columns:
+            out[reader2] = _absolute(out[reader2], base)
+        else:
+            out[reader2] = None
         if f"{p}_series" not in out.columns:
             out[f"{p}_series"] = None
     if "box_prompt" not in out.columns:

@@ -140,11 +140,31 @@ def training_patients():
     return sorted(split.patient_id[split.cohort == "train"])
 
 
+def reader2_mask(wildcards):
+    return sheets()[0].loc[wildcards.patient, f"{wildcards.phase}_mask_reader2"]
+
+
+def second_reader_patients(patients):
+    """Those of `patients` with a second reader's mask for every phase."""
+    sheet = sheets()[0]
+    cols = [f"{p}_mask_reader2" for p in PHASES]
+    return [p for p in patients if sheet.loc[p, cols].notna().all()]
+
+
 def training_perturbations(wildcards):
-    """Perturbed scans of (a seeded subset of at most robustness.max_patients) training patients."""
+    """Per-scan ICC tables of training patients: inter-observer (second reader's masks) when
+    training patients have them, else perturbed re-segmentations of a seeded subset of at
+    most robustness.max_patients."""
     import random
 
     patients = training_patients()
+    readers = second_reader_patients(patients)
+    if readers:
+        return expand(
+            "results/features/readers/{patient}_{phase}.tsv",
+            patient=readers,
+            phase=PHASES,
+        )
     cap = config["robustness"]["max_patients"]
     if cap is not None and len(patients) > cap:
         patients = sorted(

@@ -45,3 +45,28 @@ rule robustness:
         threshold=config["robustness"]["icc_threshold"],
     script:
         "../scripts/robustness.py"
+
+
+rule second_reader:
+    input:
+        image="results/imaging/{patient}/{phase}/image.nii.gz",
+        original="results/features/radiomics/{patient}_{phase}.tsv",
+        mask=reader2_mask,
+        params=resolve(config["radiomics"]["params"]),
+    output:
+        "results/features/readers/{patient}_{phase}.tsv",
+    log:
+        "logs/second_reader/{patient}_{phase}.log",
+    benchmark:
+        "results/benchmarks/second_reader/{patient}_{phase}.tsv"
+    conda:
+        "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        seg=config["segmentation"],
+        on_error=config["on_patient_error"],
+    script:
+        "../scripts/second_reader.py"

@@ -6,6 +6,7 @@ import pandas as pd
 import SimpleITK as sitk
 
 from hccfusion import runlog
+from hccfusion.radiomics import workflow_options
 from hccfusion.robustness import perturbation_plan, perturbed_features
 
 log = runlog.to_file(snakemake.log[0])
@@ -18,7 +19,7 @@ row = pd.read_csv(inp.original, sep="\t").iloc[0]
 original = row.drop(["patient_id", "phase", "status", "reason"]).astype(float)
 table = perturbed_features(
     sitk.ReadImage(inp.image), sitk.ReadImage(inp.mask), inp.params, plan,
-    prefix=f"{wc.phase}_", original=original,
+    prefix=f"{wc.phase}_", original=original, **workflow_options(snakemake.config),
 )
 table.insert(0, "patient_id", wc.patient)
 table.to_csv(snakemake.output[0], sep="\t", float_format="%.10g")

@@ -3,7 +3,7 @@
 from hccfusion import runlog
 from hccfusion.feature_table import write_row
 from hccfusion.imaging.steps import excluded
-from hccfusion.radiomics import extract
+from hccfusion.radiomics import extract, workflow_options
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp = snakemake.wildcards, snakemake.input
@@ -12,6 +12,8 @@ if upstream:
     log.warning("patient %s excluded upstream: %s", wc.patient, upstream["reason"])
     write_row(snakemake.output[0], wc.patient, wc.phase, None, upstream["reason"])
 else:
-    features = extract(inp.image, inp.mask, inp.params, prefix=f"{wc.phase}_")
+    features = extract(
+        inp.image, inp.mask, inp.params, prefix=f"{wc.phase}_", **workflow_options(snakemake.config)
+    )
     log.info("%d features", len(features))
     write_row(snakemake.output[0], wc.patient, wc.phase, features)
