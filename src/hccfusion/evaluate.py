@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -106,3 +106,193 @@ def cohort_predictions(fitted, cohort: Cohort, endpoint_cfg: Mapping, *, with_in
         targets[name] = tgt.y
         index[name] = tgt.index
     return (preds, targets, index) if with_index else (preds, targets)
+
+
+# --- everything a reviewer asks for, from the per-patient predictions table --------------------
+#: Comparisons reported: the late fusion against every other component, early fusion against
+#: each single block (paired: same patients, same resamples).
+COMPARISON_COLUMNS = [
+    "recipe", "endpoint", "cohort", "component", "reference", "metric",
+    "difference", "ci_lower", "ci_upper", "p", "n", "n_events",
+]
+SINGLE_BLOCKS = ("clinical", "radiomics", "deep")
+
+
+def surv_column(months: float) -> str:
+    """Column of the predictions table holding survival probabilities at ``months``."""
+    return f"surv_{months:g}m"
+
+
+def _comparison_pairs(components: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = [("fusion", c) for c in components if c != "fusion"] if "fusion" in components else []
+    if "early_fusion" in components:
+        pairs += [("early_fusion", c) for c in components if c in SINGLE_BLOCKS]
+    return pairs
+
+
+def _row(base: Mapping, metric: str, est, n_events: int) -> dict:
+    return {**base, "metric": metric, "n_events": n_events,
+            **dict(zip(("estimate", "ci_lower", "ci_upper"), (float(v) for v in est),
+                       strict=True))}
+
+
+def evaluate_predictions(
+    recipe: str,
+    endpoint: str,
+    kind: str,
+    predictions: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    *,
+    horizons: Sequence[float] = (6, 12, 24, 36),
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    calibration_groups: int = 10,
+) -> dict[str, pd.DataFrame]:
+    """All validation statistics of one recipe x endpoint from its per-patient predictions.
+
+    ``predictions`` has one row per patient x cohort x component with ``patient_id, cohort,
+    component, score`` (binary: probability; survival: risk, higher = worse) and, for survival,
+    ``surv_<m>m`` columns (predicted probability of being event-free at ``m`` months, on a grid
+    that includes ``horizons``). ``outcomes`` is indexed by patient id with ``y`` (binary) or
+    ``time`` (months) and ``event``. Censoring weights (Uno's C, time-dependent AUC, Brier) come
+    from the ``train_cv`` patients, whose scores are out of fold.
+
+    Returns tables ``performance`` (:data:`COLUMNS`; binary: ``auc``, ``brier``,
+    ``calibration_intercept``, ``calibration_slope``; survival: ``cindex``, ``cindex_uno``,
+    ``tdauc_<m>m``, ``brier_<m>m``, ``ibs`` over the monthly grid up to the last horizon within
+    follow-up), ``comparisons`` (:data:`COMPARISON_COLUMNS`: DeLong AUC difference or paired
+    bootstrap C-index difference, with p), ``calibration`` (grouped curves; survival per horizon),
+    ``calibration_summary`` and ``decision`` (net benefit; survival at each horizon).
+    """
+    from hccfusion import calibration as cal
+    from hccfusion.decision_curve import decision_curve, survival_decision_curve
+    from hccfusion.metrics import (
+        auc_compare,
+        brier_ci,
+        cindex_compare,
+        ibs_ci,
+        td_auc_ci,
+    )
+
+    cohorts = [c for c in COHORT_ORDER if c in set(predictions.cohort)]
+    cohorts += [c for c in dict.fromkeys(predictions.cohort) if c not in cohorts]
+    scores = {c: predictions[predictions.cohort == c].pivot(
+        index="patient_id", columns="component", values="score") for c in cohorts}
+    components = [c for c in dict.fromkeys(predictions.component)]
+    survival = kind == "survival"
+    targets, preds = {}, {}
+    for cohort in cohorts:
+        ids = scores[cohort].index
+        out = outcomes.loc[ids]
+        targets[cohort] = (
+            np.array(list(zip(out.event.astype(bool), out.time.astype(float), strict=True)),
+                     dtype=[("event", bool), ("time", float)])
+            if survival else out.y.to_numpy(dtype=int)
+        )
+        preds[cohort] = {c: scores[cohort][c].to_numpy(dtype=float) for c in components}
+    endpoint_cfg = {"type": kind}
+    train_y = targets.get("train_cv")
+    perf = [performance_rows(recipe, endpoint, endpoint_cfg, preds, targets, n_boot=n_boot,
+                             seed=seed, alpha=alpha, train_y=train_y)]
+    extra, comparisons, curves, summaries, decisions = [], [], [], [], []
+    grid = [m for m in range(1, int(max(horizons)) + 1)] if survival else []
+    for cohort in cohorts:
+        y = targets[cohort]
+        ids = scores[cohort].index
+        sub = predictions[predictions.cohort == cohort].set_index(["component", "patient_id"])
+        n = int(len(y))
+        n_events = int(y["event"].sum()) if survival else int(y.sum())
+        base = {"recipe": recipe, "endpoint": endpoint, "cohort": cohort, "n": n}
+        for a, b in _comparison_pairs(components):
+            if survival:
+                est = cindex_compare(y["time"], y["event"], preds[cohort][a], preds[cohort][b],
+                                     n_boot=n_boot, seed=seed, alpha=alpha)
+                metric = "cindex"
+            else:
+                est = auc_compare(y, preds[cohort][a], preds[cohort][b], alpha=alpha)
+                metric = "auc"
+            comparisons.append({**base, "component": a, "reference": b, "metric": metric,
+                                "n_events": n_events,
+                                **dict(zip(("difference", "ci_lower", "ci_upper", "p"), est,
+                                           strict=True))})
+        for comp in components:
+            rbase = {**base, "component": comp}
+            score = preds[cohort][comp]
+            if not survival:
+                extra.append(_row(rbase, "brier", _binary_brier_ci(y, score, n_boot, seed, alpha),
+                                  n_events))
+                for metric, fn in (("calibration_intercept", cal.calibration_intercept),
+                                   ("calibration_slope", cal.calibration_slope)):
+                    extra.append(_row(rbase, metric, fn(y, score, alpha=alpha), n_events))
+                curve = cal.binary_calibration_curve(y, score, n_groups=calibration_groups,
+                                                     alpha=alpha)
+                curves.append(curve.assign(cohort=cohort, component=comp, horizon=np.nan))
+                summaries.append(cal.binary_calibration_summary(
+                    y, score, n_groups=calibration_groups, alpha=alpha
+                ).assign(cohort=cohort, component=comp))
+                continue
+            surv = sub.loc[comp].loc[ids]
+            td = td_auc_ci(train_y["time"], train_y["event"], y["time"], y["event"], score,
+                           horizons, n_boot=n_boot, seed=seed, alpha=alpha)
+            at_h = surv[[surv_column(h) for h in horizons]].to_numpy(dtype=float)
+            br = brier_ci(train_y["time"], train_y["event"], y["time"], y["event"], at_h,
+                          horizons, n_boot=n_boot, seed=seed, alpha=alpha)
+            for name, table in (("tdauc", td), ("brier", br)):
+                for r in table.itertuples():
+                    extra.append(_row(rbase, f"{name}_{r.horizon:g}m",
+                                      (r.estimate, r.ci_lower, r.ci_upper), n_events))
+            # IBS over the monthly grid, up to the last month inside both follow-ups.
+            end = min(float(y["time"].max()), float(train_y["time"].max()))
+            g = [m for m in grid if m < end]
+            ibs = (ibs_ci(train_y["time"], train_y["event"], y["time"], y["event"],
+                          surv[[surv_column(m) for m in g]].to_numpy(dtype=float), g,
+                          n_boot=n_boot, seed=seed, alpha=alpha)
+                   if len(g) >= 2 else (np.nan, np.nan, np.nan))
+            extra.append(_row(rbase, "ibs", ibs, n_events))
+            for h in horizons:
+                s_h = surv[surv_column(h)].to_numpy(dtype=float)
+                curves.append(cal.survival_calibration_curve(
+                    y["time"], y["event"], s_h, h, n_groups=5, alpha=alpha
+                ).assign(cohort=cohort, component=comp, horizon=h))
+                summaries.append(cal.survival_calibration_summary(
+                    y["time"], y["event"], s_h, h, alpha=alpha
+                ).assign(cohort=cohort, component=comp))
+        if survival:
+            for h in horizons:
+                risks = {c: 1.0 - sub.loc[c].loc[ids, surv_column(h)].to_numpy(dtype=float)
+                         for c in components}
+                decisions.append(survival_decision_curve(y["time"], y["event"], risks, h)
+                                 .assign(cohort=cohort, horizon=h))
+        else:
+            decisions.append(decision_curve(y, preds[cohort]).assign(cohort=cohort,
+                                                                     horizon=np.nan))
+    perf.append(pd.DataFrame(extra, columns=COLUMNS))
+    performance = pd.concat([p for p in perf if len(p)], ignore_index=True)
+    tag = {"recipe": recipe, "endpoint": endpoint}
+    return {
+        "performance": performance[COLUMNS],
+        "comparisons": pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS),
+        "calibration": pd.concat(curves, ignore_index=True).assign(**tag) if curves
+        else pd.DataFrame(),
+        "calibration_summary": pd.concat(summaries, ignore_index=True).assign(**tag)
+        if summaries else pd.DataFrame(),
+        "decision": pd.concat(decisions, ignore_index=True).assign(**tag) if decisions
+        else pd.DataFrame(),
+    }
+
+
+def _binary_brier_ci(y, prob, n_boot: int, seed: int, alpha: float):
+    """Brier score of probabilities (Brier 1950) with a percentile bootstrap CI."""
+    from hccfusion.metrics import _bootstrap
+
+    y = np.asarray(y, dtype=float)
+    prob = np.asarray(prob, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(prob)
+    y, prob = y[ok], prob[ok]
+    if y.size < 5:
+        return (np.nan, np.nan, np.nan)
+    est = float(np.mean((prob - y) ** 2))
+    lo, hi = _bootstrap(lambda i: float(np.mean((prob[i] - y[i]) ** 2)), y.size, n_boot, seed,
+                        alpha)
+    return est, lo, hi

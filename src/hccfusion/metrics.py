@@ -89,11 +89,9 @@ def auc_ci(y, score, alpha: float = 0.05) -> tuple[float, float, float]:
     return est, max(0.0, est - z * se), min(1.0, est + z * se)
 
 
-def delong_test(y, score_a, score_b) -> tuple[float, float, float]:
-    """Two-sided DeLong (1988) test of equal AUC for two scores on the same patients.
-
-    Returns ``(auc_a, auc_b, p_value)``; NaN triple when undefined.
-    """
+def _delong_pair(y, score_a, score_b):
+    """AUCs of two scores on the same patients and the DeLong variance of their difference;
+    None when undefined."""
     y = np.asarray(y, dtype=float).ravel()
     a = np.asarray(score_a, dtype=float).ravel()
     b = np.asarray(score_b, dtype=float).ravel()
@@ -101,16 +99,43 @@ def delong_test(y, score_a, score_b) -> tuple[float, float, float]:
     y, a, b = y[ok].astype(int), a[ok], b[ok]
     m, n = int((y == 1).sum()), int((y == 0).sum())
     if m < 2 or n < 2 or m + n < MIN_PATIENTS:
-        return _NAN3
+        return None
     auc, v10, v01 = _delong_components(y, np.vstack([a, b]))
     cov = _delong_covariance(v10, v01)
-    var = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-    diff = auc[0] - auc[1]
+    return float(auc[0]), float(auc[1]), float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+
+
+def _two_sided_p(diff: float, var: float) -> float:
     if var <= 0:
-        p = 1.0 if diff == 0 else 0.0
-    else:
-        p = float(2 * stats.norm.sf(abs(diff) / np.sqrt(var)))
-    return float(auc[0]), float(auc[1]), p
+        return 1.0 if diff == 0 else 0.0
+    return float(2 * stats.norm.sf(abs(diff) / np.sqrt(var)))
+
+
+def delong_test(y, score_a, score_b) -> tuple[float, float, float]:
+    """Two-sided DeLong (1988) test of equal AUC for two scores on the same patients.
+
+    Returns ``(auc_a, auc_b, p_value)``; NaN triple when undefined.
+    """
+    pair = _delong_pair(y, score_a, score_b)
+    if pair is None:
+        return _NAN3
+    auc_a, auc_b, var = pair
+    return auc_a, auc_b, _two_sided_p(auc_a - auc_b, var)
+
+
+def auc_compare(y, score_a, score_b, alpha: float = 0.05) -> tuple[float, float, float, float]:
+    """Difference ``AUC(a) - AUC(b)`` on the same patients with its DeLong (1988) CI and p.
+
+    Interval and test use the same DeLong variance of the difference, so they agree. Returns
+    ``(difference, ci_lower, ci_upper, p_value)``; NaN quadruple when undefined.
+    """
+    pair = _delong_pair(y, score_a, score_b)
+    if pair is None:
+        return (np.nan, np.nan, np.nan, np.nan)
+    auc_a, auc_b, var = pair
+    diff = auc_a - auc_b
+    half = stats.norm.ppf(1.0 - alpha / 2.0) * np.sqrt(max(var, 0.0))
+    return diff, diff - half, diff + half, _two_sided_p(diff, var)
 
 
 # --- concordance ------------------------------------------------------------------------------

@@ -305,7 +305,11 @@ class Subgroup:
                               dtype=object)
             return level.where(values.notna()), [below, above]
         if self.recode is not None:
-            level = col.map(lambda v: self.recode.get(v, np.nan) if pd.notna(v) else np.nan)
+            # Keys from a YAML config are text; a 0/1 column is numeric: match either.
+            level = col.map(
+                lambda v: self.recode.get(v, self.recode.get(_level_name(v), np.nan))
+                if pd.notna(v) else np.nan
+            )
             order = list(dict.fromkeys(self.recode.values()))
             return level.astype(object), order
         level = col.map(lambda v: _level_name(v) if pd.notna(v) else np.nan).astype(object)
