@@ -60,3 +60,19 @@ def test_predict_without_a_model_directory_names_it(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("hccfusion predict: error:") and f"{absent}: no manifest.json" in err
+
+
+def test_extract_follows_the_config(tmp_path, tiny_demo):
+    """--config applies the workflow's preparation: per-lesion features, native grid."""
+    sheet = pd.read_csv(tiny_demo / "patients.tsv", sep="\t").set_index("patient_id")
+    pid = sheet.index[0]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("segmentation: {components: per_lesion}\nradiomics: {spacing_mm: null}\n")
+    args = ["extract", "--image", str(tiny_demo / sheet.loc[pid, "venous_image"]),
+            "--mask", str(tiny_demo / sheet.loc[pid, "venous_mask"])]
+    assert main([*args, "--config", str(cfg), "--out", str(tmp_path / "a.tsv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b.tsv")]) == 0
+    a = pd.read_csv(tmp_path / "a.tsv", sep="\t", index_col="feature")["value"]
+    b = pd.read_csv(tmp_path / "b.tsv", sep="\t", index_col="feature")["value"]
+    assert a["original_lesions_Count"] >= 1 and "original_lesions_Count" not in b
+    assert a["original_shape_VoxelVolume"] != b["original_shape_VoxelVolume"]

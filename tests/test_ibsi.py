@@ -47,7 +47,8 @@ def _aggregation(config: str) -> str:
 
 
 def _cli_extract(image: Path, mask: Path, params: Path, out: Path) -> pd.Series:
-    argv = ["extract", "--image", str(image), "--mask", str(mask), "--params", str(params)]
+    argv = ["extract", "--image", str(image), "--mask", str(mask), "--params", str(params),
+            "--no-preprocessing"]
     assert main([*argv, "--out", str(out)]) == 0
     return pd.read_csv(out, sep="\t", index_col="feature")["value"]
 

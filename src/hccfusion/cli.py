@@ -24,14 +24,29 @@ def _cmd_demo(args) -> int:
 
 
 def _cmd_extract(args) -> int:
+    from hccfusion.config import load_config, validate_config
     from hccfusion.imaging.ingest import read_image, read_mask
-    from hccfusion.radiomics import DEFAULT_PARAMS, extract
+    from hccfusion.imaging.preprocess import check_mask
+    from hccfusion.radiomics import PARAMS_DIR, extract, workflow_options
 
-    # The same path as the workflow: ingest's reader and checks, then PyRadiomics.
-    params = Path(args.params) if args.params else DEFAULT_PARAMS
+    # The same path as the workflow: ingest's reader and mask checks, the config's preparation
+    # (resampling, normalisation, components), then PyRadiomics with its parameter file.
+    config = load_config(args.config) if args.config else validate_config({})
+    if args.params:
+        params = Path(args.params)
+    else:
+        params = Path(config["radiomics"]["params"])
+        if not params.is_absolute() and not params.exists():
+            params = PARAMS_DIR.parents[1] / params  # shipped with the workflow
+    options = workflow_options(config)
+    if args.no_preprocessing:
+        options["preprocessing"] = None
+    seg = config["segmentation"]
     image = read_image(args.image, series=args.series)
     mask = read_mask(args.mask, image)
-    features = extract(image, mask, params, prefix=args.prefix)
+    mask, _ = check_mask(mask, image, min_voxels=seg["min_voxels"], components=seg["components"],
+                         path=args.mask)
+    features = extract(image, mask, params, prefix=args.prefix, **options)
     frame = features.to_frame(name="value")
     frame.index.name = "feature"
     if args.out == "-":
@@ -101,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("--image", required=True, help="image: DICOM folder, NIfTI or NRRD")
     ext.add_argument("--mask", required=True, help="mask: NIfTI or NRRD")
     ext.add_argument("--series", help="SeriesInstanceUID or SeriesDescription in a DICOM folder")
-    ext.add_argument("--params", help="PyRadiomics parameter file (default: the workflow's)")
+    ext.add_argument("--config", help="workflow config whose radiomics and segmentation "
+                     "settings to use (default: the workflow's defaults)")
+    ext.add_argument("--params", help="PyRadiomics parameter file (default: the config's)")
+    ext.add_argument("--no-preprocessing", action="store_true",
+                     help="leave resampling and normalisation to the parameter file (IBSI "
+                     "configurations) instead of the workflow's preparation")
     ext.add_argument("--prefix", default=None, help="prefix for feature names, e.g. arterial_")
     ext.add_argument("--out", default="-", help="output TSV (default: standard output)")
     ext.set_defaults(func=_cmd_extract)
