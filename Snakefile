@@ -23,7 +23,6 @@ rule all:
     default_target: True
     input:
         "results/tables/performance.tsv",
-        "results/qc/imaging_qc.tsv",
-        "results/qc/segmentation.tsv",
         "results/qc/excluded.tsv",
+        imaging_outputs,
         habitat_outputs,

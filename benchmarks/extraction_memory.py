@@ -67,8 +67,10 @@ def main() -> None:
         t, mb = run(ingest)
         print(f"ingest job (read, checks, de-identified write): {t:.1f} s, peak RSS {mb:.0f} MB")
         extract = (
-            "from hccfusion.radiomics import extract;"
-            f"f = extract('{tmp}/i.nii.gz', '{tmp}/m.nii.gz', '{params}', prefix='arterial_');"
+            "from hccfusion.config import validate_config;"
+            "from hccfusion.radiomics import extract, workflow_options;"
+            f"f = extract('{tmp}/i.nii.gz', '{tmp}/m.nii.gz', '{params}', prefix='arterial_',"
+            " **workflow_options(validate_config({})));"
             "print(len(f), 'features')"
         )
         t, mb = run(extract)

@@ -1,6 +1,11 @@
-"""Per-job feature rows merge into one table; an excluded phase excludes the whole patient."""
+"""Per-job feature rows merge into one table; an excluded phase excludes the whole patient.
+A user's own feature table is checked cell by cell."""
 
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from hccfusion.feature_table import merge, write_row
 
@@ -19,3 +24,32 @@ def test_merge_with_exclusion(tmp_path):
     assert list(features.columns) == ["patient_id", "arterial_f", "arterial_g", "venous_f", "venous_g"]
     assert features.set_index("patient_id").loc["A3", "venous_g"] == 60.0
     assert excluded.to_dict("records") == [{"patient_id": "A2", "reason": "venous: mask is empty"}]
+
+
+# --- a user's own feature table (config feature_table) ------------------------------------------
+def _user_table(tmp_path, rows: dict) -> Path:
+    path = tmp_path / "features.tsv"
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_user_feature_table_is_checked(tmp_path):
+    from hccfusion.errors import TableError
+    from hccfusion.feature_table import load_user_table
+
+    good = _user_table(tmp_path, {"patient_id": ["B2", "A1"], "f1": [1.5, ""], "f2": [3, 4]})
+    table = load_user_table(good, ["A1", "B2"])
+    assert list(table.patient_id) == ["A1", "B2"] and np.isnan(table.f1[0])
+    cases = [
+        ({"id": ["A1"], "f1": [1]}, "no 'patient_id' column"),
+        ({"patient_id": ["A1", "A1"], "f1": [1, 2]}, "duplicated patient_id A1"),
+        ({"patient_id": ["A1", "x;rm"], "f1": [1, 2]}, r"row 3 \('x;rm'\)"),
+        ({"patient_id": ["A1", "B2"], "f1": [1, "high"]},
+         r"row 3 \(patient B2\), column 'f1': 'high'"),
+        ({"patient_id": ["A1", "Z9"], "f1": [1, 2]},
+         "patients not in the clinical table: Z9; clinical patients without features: B2"),
+        ({"patient_id": ["A1", "B2"]}, "no feature column"),
+    ]
+    for rows, message in cases:
+        with pytest.raises(TableError, match=message):
+            load_user_table(_user_table(tmp_path, rows), ["A1", "B2"])

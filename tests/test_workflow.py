@@ -8,10 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
+import yaml
 
 from hccfusion.benchmarking import summarise
 
@@ -192,3 +194,47 @@ def test_user_data_plan_and_bad_clinical_table(tmp_path, tiny_demo):
     run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
     assert run.returncode != 0
     assert "not in the patient sheet" in run.stdout + run.stderr and "Z999" in run.stdout + run.stderr
+
+
+@pytest.mark.workflow
+def test_own_feature_table_skips_imaging(tmp_path):
+    """config/examples/feature_table.yaml: the demo's clinical table and a radiomics table whose
+    first columns carry the true risks; no imaging job runs and the radiomics models find them."""
+    from hccfusion.demo import generate_demo
+
+    demo = tmp_path / "demo"
+    generate_demo(demo, seed=1, scale="tiny", images=False)
+    truth = pd.read_csv(demo / "truth.tsv", sep="\t")
+    rng = np.random.default_rng(0)
+    features = pd.DataFrame({"patient_id": truth.patient_id})
+    for name, col in (("Resp", "true_response_prob"), ("Os", "true_os_lp"),
+                      ("Pfs", "true_pfs_lp")):
+        signal = truth[col] if name != "Resp" else np.log(truth[col] / (1 - truth[col]))
+        features[f"venous_original_firstorder_{name}"] = signal + rng.normal(0, 0.3, len(truth))
+    for k in range(12):
+        features[f"arterial_original_glcm_Noise{k}"] = rng.normal(size=len(truth))
+    features.loc[3, "arterial_original_glcm_Noise0"] = np.nan  # imputed on training patients
+    table = tmp_path / "features.tsv"
+    features.to_csv(table, sep="\t", index=False)
+    cfg = yaml.safe_load((REPO / "config/examples/feature_table.yaml").read_text())
+    cfg.update(feature_table=str(table), clinical=str(demo / "clinical.tsv"), cv_folds=3,
+               bootstrap={"n": 200, "seed": 7}, models={"inner_folds": 3})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["--cores", "2", "--configfile", str(tmp_path / "config.yaml")]
+    plan = snakemake(tmp_path, "-n", *args)
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", plan.stdout + plan.stderr, re.M))
+    assert "import_features" in jobs and not {"ingest", "radiomics", "perturb"} & set(jobs)
+    run = snakemake(tmp_path, *args)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    perf = pd.read_csv(tmp_path / "results/tables/performance.tsv", sep="\t")
+    train_cv = perf[(perf.cohort == "train_cv") & (perf.component == "radiomics")]
+    assert train_cv.set_index("metric").loc["auc", "estimate"] > 0.7
+    assert not (tmp_path / "results/qc/imaging_qc.tsv").exists()
+    # A bad table stops the run before any model, naming the cell.
+    features.loc[5, "arterial_original_glcm_Noise3"] = "high"
+    features.to_csv(table, sep="\t", index=False)
+    bad = snakemake(tmp_path, *args, "--forcerun", "import_features")
+    assert bad.returncode != 0
+    assert f"patient {features.patient_id[5]}), column 'arterial_original_glcm_Noise3'" in (
+        bad.stdout + bad.stderr)

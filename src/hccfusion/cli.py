@@ -83,6 +83,15 @@ def _cmd_validate(args) -> int:
     config = load_config(args.config)
     print(f"config {args.config}: valid")
     sheet, clinical = Path(config["patients"]), Path(config["clinical"])
+    if config["feature_table"]:
+        from hccfusion.feature_table import load_user_table
+
+        table = load_clinical(clinical)
+        check_clinical_columns(table, config["endpoints"], clinical)
+        features = load_user_table(config["feature_table"], table.patient_id)
+        print(f"feature table {config['feature_table']}: valid, {len(features)} patients, "
+              f"{features.shape[1] - 1} features")
+        return 0
     if not sheet.exists() and config["demo"]["generate"]:
         print(f"patient sheet {sheet}: not there yet (the workflow generates the demo cohort first)")
         return 0

@@ -96,6 +96,11 @@ def check_references(config: dict[str, Any]) -> None:
     seg = config["segmentation"]
     if seg["method"] == "medsam" and not seg["medsam_checkpoint"]:
         problems.append("config key 'segmentation.medsam_checkpoint': needed by method 'medsam'")
+    if config.get("feature_table") and config["demo"]["generate"]:
+        problems.append(
+            "config key 'feature_table': your own features need your own clinical table; "
+            "set demo.generate: false"
+        )
     split = config["split"]
     if split["development_center"] == split["external_center"]:
         problems.append("config key 'split': development_center and external_center are the same")

@@ -56,3 +56,57 @@ def merge(paths: list[str | Path], phases: list[str]) -> tuple[pd.DataFrame, pd.
         [(pid, "; ".join(r)) for pid, r in sorted(reasons.items())], columns=["patient_id", "reason"]
     )
     return wide.reset_index(), excluded
+
+
+def load_user_table(path, clinical_ids) -> pd.DataFrame:
+    """A user's own radiomics table (config ``feature_table``), checked against the clinical ids.
+
+    One row per patient: ``patient_id`` then numeric feature columns (empty cells are missing
+    values, imputed later on training patients only). Errors name the file, the rows or columns
+    and what is wrong: no ``patient_id`` column, duplicated or unsafe ids, non-numeric cells,
+    patients missing from either table.
+    """
+    import re
+
+    from hccfusion.errors import TableError
+
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"feature table {path} does not exist")
+    try:
+        raw = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise TableError(f"feature table {path} is not a readable TSV file: {exc}") from exc
+    if "patient_id" not in raw.columns:
+        raise TableError(f"feature table {path}: no 'patient_id' column")
+    if raw.shape[1] < 2:
+        raise TableError(f"feature table {path}: no feature column besides 'patient_id'")
+    ids = raw.patient_id.str.strip()
+    bad = [f"row {i + 2} ({v!r})" for i, v in ids.items()
+           if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", v)]
+    if bad:
+        raise TableError(f"feature table {path}, column 'patient_id': unsafe or empty id in "
+                         f"{', '.join(bad[:10])} (letters, digits, '_' and '-' only)")
+    dup = ids[ids.duplicated()].unique()
+    if len(dup):
+        raise TableError(f"feature table {path}: duplicated patient_id {', '.join(dup[:10])}")
+    features = raw.drop(columns="patient_id")
+    text = features.apply(lambda c: c.str.strip())
+    numbers = text.apply(lambda c: pd.to_numeric(c.replace("", None), errors="coerce"))
+    wrong = numbers.isna() & (text != "") & ~text.isin(["NA", "NaN", "nan"])
+    if wrong.any().any():
+        cells = [f"row {r + 2} (patient {ids[r]}), column '{c}': {text.at[r, c]!r}"
+                 for c in wrong.columns for r in wrong.index[wrong[c]]][:10]
+        raise TableError(f"feature table {path}: non-numeric values in " + "; ".join(cells))
+    known = set(clinical_ids)
+    unknown = sorted(set(ids) - known)
+    missing = sorted(known - set(ids))
+    if unknown or missing:
+        parts = []
+        if unknown:
+            parts.append(f"patients not in the clinical table: {', '.join(unknown[:10])}")
+        if missing:
+            parts.append(f"clinical patients without features: {', '.join(missing[:10])}")
+        raise TableError(f"feature table {path}: " + "; ".join(parts))
+    numbers.insert(0, "patient_id", ids)
+    return numbers.sort_values("patient_id").reset_index(drop=True)

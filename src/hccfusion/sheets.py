@@ -225,3 +225,19 @@ def check_same_patients(patients: pd.DataFrame, clinical: pd.DataFrame, sheet_pa
         )
     if problems:
         raise TableError("\n".join(problems))
+
+
+def patients_from_clinical(clinical: pd.DataFrame, clinical_path) -> pd.DataFrame:
+    """The patient list when features come from a user's table: the clinical table's ids and
+    centres (its ``center`` column is then required)."""
+    if "center" not in clinical.columns:
+        raise TableError(
+            f"clinical table {clinical_path}: a 'center' column is needed when features come "
+            "from config 'feature_table' (there is no patient sheet to take it from)"
+        )
+    empty = clinical.patient_id[clinical.center.isna()].tolist()
+    if empty:
+        raise TableError(f"clinical table {clinical_path}, column 'center': empty for "
+                         f"{', '.join(map(str, empty[:10]))}")
+    out = clinical[["patient_id", "center"]].copy()
+    return out.set_index("patient_id", drop=False)

@@ -9,6 +9,7 @@ from hccfusion.sheets import (
     check_same_patients,
     load_clinical,
     load_patients,
+    patients_from_clinical,
 )
 
 min_version("9.0")
@@ -20,6 +21,8 @@ validate(
 check_references(config)
 
 PHASES = config["phases"]
+# A user's own radiomics table replaces the imaging branch (no sheet, no images).
+FEATURE_TABLE = config["feature_table"]
 RECIPE_ENDPOINTS = [
     (r, e) for r, spec in config["recipes"].items() for e in spec["endpoints"]
 ]
@@ -49,15 +52,20 @@ def sheets():
     if config["demo"]["generate"]:
         checkpoints.demo_cohort.get()
     if not _sheets:
-        patients = load_patients(
-            config["patients"],
-            PHASES,
-            require_masks=config["segmentation"]["method"] == "provided",
-            require_boxes=config["segmentation"]["method"] in ("box", "medsam"),
-        )
         clinical = load_clinical(config["clinical"])
         check_clinical_columns(clinical, config["endpoints"], config["clinical"])
-        check_same_patients(patients, clinical, config["patients"], config["clinical"])
+        if FEATURE_TABLE:
+            patients = patients_from_clinical(clinical, config["clinical"])
+        else:
+            patients = load_patients(
+                config["patients"],
+                PHASES,
+                require_masks=config["segmentation"]["method"] == "provided",
+                require_boxes=config["segmentation"]["method"] in ("box", "medsam"),
+            )
+            check_same_patients(
+                patients, clinical, config["patients"], config["clinical"]
+            )
         _sheets.update(patients=patients, clinical=clinical)
     return _sheets["patients"], _sheets["clinical"]
 
@@ -129,7 +137,17 @@ def clinical_table(wildcards):
 
 def patient_sheet(wildcards):
     sheets()
-    return config["patients"]
+    return [] if FEATURE_TABLE else config["patients"]
+
+
+def imaging_outputs(wildcards):
+    """The imaging branch's QC tables (none when features come from a user's table)."""
+    if FEATURE_TABLE:
+        return []
+    return [
+        "results/qc/imaging_qc.tsv",
+        "results/qc/segmentation.tsv",
+    ]
 
 
 def training_patients():
@@ -194,6 +212,5 @@ def habitat_outputs(wildcards):
 
 
 def robustness_input(wildcards):
-    return (
-        ["results/features/robustness.tsv"] if config["robustness"]["enabled"] else []
-    )
+    on = config["robustness"]["enabled"] and not FEATURE_TABLE
+    return ["results/features/robustness.tsv"] if on else []

@@ -24,19 +24,37 @@ rule radiomics:
         "../scripts/radiomics.py"
 
 
-rule merge_radiomics:
-    input:
-        per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
-    output:
-        features="results/features/radiomics.tsv",
-        excluded="results/qc/excluded.tsv",
-    log:
-        "logs/merge_radiomics.log",
-    conda:
-        "../../envs/imaging.yaml"
-    resources:
-        mem_mb=2000,
-    params:
-        phases=PHASES,
-    script:
-        "../scripts/merge_radiomics.py"
+if FEATURE_TABLE:
+
+    rule import_features:
+        input:
+            table=FEATURE_TABLE,
+            clinical=clinical_table,
+        output:
+            features="results/features/radiomics.tsv",
+            excluded="results/qc/excluded.tsv",
+        log:
+            "logs/import_features.log",
+        conda:
+            "../../envs/models.yaml"
+        script:
+            "../scripts/import_features.py"
+
+else:
+
+    rule merge_radiomics:
+        input:
+            per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
+        output:
+            features="results/features/radiomics.tsv",
+            excluded="results/qc/excluded.tsv",
+        log:
+            "logs/merge_radiomics.log",
+        conda:
+            "../../envs/imaging.yaml"
+        resources:
+            mem_mb=2000,
+        params:
+            phases=PHASES,
+        script:
+            "../scripts/merge_radiomics.py"
