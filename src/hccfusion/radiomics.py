@@ -232,13 +232,13 @@ def _prepare(image: sitk.Image, mask: sitk.Image, params_path, cfg: Mapping):
             )
     spacing = cfg.get("spacing_mm")
     pad = float(setting.get("padDistance", 5))
-    voxel = max(max(image.GetSpacing()), max(spacing) if spacing else 0.0)
+    native = max(image.GetSpacing())
     image, mask = prepare_roi(
         image, mask, spacing_mm=spacing, interpolator=cfg.get("interpolator", "bspline"),
         normalisation=normalisation, window=tuple(cfg.get("window", (-100.0, 400.0))),
-        # PyRadiomics keeps padDistance voxels around the ROI; two more avoid edge effects of
-        # the B-spline at the crop border.
-        margin_mm=(pad + 2.0) * voxel,
+        # PyRadiomics keeps padDistance voxels (of the new grid) around the ROI for its filters;
+        # two native voxels more keep the B-spline's support inside the crop.
+        margin_mm=pad * (max(spacing) if spacing else native) + 2.0 * native,
     )
     # The grid is the workflow's decision now (spacing_mm None = native): PyRadiomics must not
     # resample again.
