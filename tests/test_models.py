@@ -16,6 +16,8 @@ from test_cohort import CFG, modelling_tables
 from hccfusion.cohort import assemble, endpoint_target
 from hccfusion.evaluate import COLUMNS, cohort_predictions, performance_rows
 from hccfusion.models import fit_recipe
+from hccfusion.models.bma import BayesianModelAveraging
+from hccfusion.models.learners import BINARY_LEARNERS, SURVIVAL_LEARNERS, LearnerSearch
 from hccfusion.models.response import nonnegative_meta
 from hccfusion.split import make_split
 
@@ -23,6 +25,17 @@ BLOCKS = ["clinical", "radiomics"]
 COMPONENTS = ["clinical", "radiomics", "early_fusion", "fusion"]
 RESPONSE = CFG["endpoints"]["response"]
 OS = CFG["endpoints"]["os"]
+# The two main fixtures search every learner (with the default grids); the repeated fits of the
+# determinism, leakage and permutation tests use three cheap learners per endpoint.
+LIGHT = copy.deepcopy(CFG)
+LIGHT["cv_folds"] = 3
+LIGHT["models"].update(
+    learners_binary=["elastic_net", "rotation_forest", "sgb"],
+    learners_survival=["coxnet", "gbsa", "fast_svm"],
+    grids={"rotation_forest": {"n_estimators": [10]}, "sgb": {"n_estimators": [30, 60]},
+           "gbsa": {"n_estimators": [30, 60], "max_depth": [1]},
+           "fast_svm": {"alpha": [0.1, 1.0]}},
+)
 
 
 def _cohort(clin, rad):
@@ -71,11 +84,85 @@ def test_survival_components_learn_planted_signal(cohort, os_fit):
     preds, y = _external(cohort, os_fit, OS)
     for name in ("radiomics", "early_fusion", "fusion"):
         assert _harrell(y, preds[name]) > 0.62, name
-    coxnet = os_fit.components["radiomics"][-1]
-    assert coxnet.alpha_ in coxnet.alphas_ and np.count_nonzero(coxnet.coef_) > 0
-    rows = cohort.rows("external").iloc[:3]
-    surv = os_fit.components["early_fusion"].predict_survival_function(rows, return_array=True)
-    assert surv.shape[0] == 3 and np.all(np.diff(surv, axis=1) <= 1e-12)
+    search = os_fit.components["radiomics"][-1]
+    assert isinstance(search, LearnerSearch) and search.best_learner_ in SURVIVAL_LEARNERS
+    assert isinstance(os_fit.components["fusion"], BayesianModelAveraging)
+    weights = os_fit.fusion_weights
+    assert set(weights) == set(BLOCKS) and sum(weights.values()) == pytest.approx(1.0)
+
+
+def test_selection_keeps_the_planted_features(binary_fit, os_fit):
+    rad = binary_fit.selected_features["radiomics"]
+    assert 1 <= len(rad) <= 10
+    # 4 of 120+ radiomics features carry the response signal; they dominate the selection.
+    assert sum("_shape_Signal" in c for c in rad) >= 3, rad
+    # Of the 4 survival-signal features only glcm_Signal0 passes the raw-scale variance filter
+    # (> 0.1) of survival endpoints; it is the first to enter the lasso Cox screening path.
+    surv = os_fit.selected_features["radiomics"]
+    assert 1 <= len(surv) <= 10 and "radiomics__venous_original_glcm_Signal0" in surv, surv
+    selector = dict(os_fit.components["radiomics"].named_steps["select"].selectors_)["radiomics"]
+    assert selector.screened_[0] == "radiomics__venous_original_glcm_Signal0"
+    early = binary_fit.selected_features["early_fusion"]
+    assert any(c.startswith("clinical__") for c in early)
+    assert any(c.startswith("radiomics__") for c in early)
+
+
+def test_algorithm_scores_compare_every_learner(binary_fit, os_fit):
+    for fitted, learners, metric in ((binary_fit, BINARY_LEARNERS, "auc"),
+                                     (os_fit, SURVIVAL_LEARNERS, "cindex")):
+        table = fitted.algorithm_scores
+        assert list(table.columns) == ["block", "learner", "metric", "mean", "sd", "params",
+                                       "chosen"]
+        assert set(table.block) == {"clinical", "radiomics", "early_fusion"}
+        assert set(table.metric) == {metric}
+        for block, rows in table.groupby("block"):
+            assert list(rows.learner) == list(learners), block
+            assert rows.chosen.sum() == 1
+            chosen = rows[rows.chosen].iloc[0]
+            assert chosen["mean"] == rows["mean"].max()
+            assert chosen.learner == fitted.components[block][-1].best_learner_
+            assert (rows["sd"] >= 0).all() and rows["mean"].between(0, 1).all()
+
+
+def test_predict_survival_of_every_component(cohort, os_fit, binary_fit):
+    rows = cohort.rows("external").iloc[:7]
+    times = np.array([0.5, 182.6, 365.25, 730.5, 1095.75, 1e6])
+    surv = os_fit.predict_survival(rows, times)
+    assert list(surv) == COMPONENTS
+    follow_up = os_fit.y_train["time"].max()
+    for name, s in surv.items():
+        assert s.shape == (7, len(times)), name
+        np.testing.assert_array_equal(s[:, 0], 1.0)  # before the first event
+        assert np.isnan(s[:, -1]).all(), name  # past the training follow-up
+        inside = s[:, times <= follow_up]
+        assert np.isfinite(inside).all() and ((inside >= 0) & (inside <= 1)).all(), name
+        assert (np.diff(inside, axis=1) <= 1e-12).all(), name
+    # A higher risk score means a lower survival probability at one year (per component).
+    for name in COMPONENTS:
+        risk = os_fit.predict(cohort.rows("external"))[name]
+        s1 = os_fit.predict_survival(cohort.rows("external"), [365.25])[name][:, 0]
+        assert np.corrcoef(risk, s1)[0, 1] < -0.5, name
+    with pytest.raises(ValueError, match="survival endpoint"):
+        binary_fit.predict_survival(rows, times)
+
+
+def test_train_cv_survival_is_out_of_fold(cohort, os_fit):
+    times = os_fit.train_cv_times
+    assert len(times) == int(os_fit.y_train["event"].sum()) or len(times) == len(
+        np.unique(os_fit.y_train["time"][os_fit.y_train["event"]]))
+    train = cohort.data.loc[os_fit.train_index]
+    for name in COMPONENTS:
+        oof = os_fit.train_cv_survival[name]
+        assert oof.shape == (len(os_fit.train_index), len(times))
+        ok = np.isfinite(oof)
+        assert ok[:, : len(times) // 2].all()
+        assert (np.diff(np.where(ok, oof, 0.0), axis=1)[ok[:, 1:]] <= 1e-12).all()
+        in_sample = os_fit.predict_survival(train, times)[name]
+        assert not np.allclose(np.nan_to_num(oof), np.nan_to_num(in_sample))
+    at = os_fit.train_cv_survival_at([0.0, times[3], times[3] + 0.5])
+    np.testing.assert_array_equal(at["fusion"][:, 0], 1.0)
+    np.testing.assert_array_equal(at["fusion"][:, 1], at["fusion"][:, 2])
+    np.testing.assert_array_equal(at["fusion"][:, 1], os_fit.train_cv_survival["fusion"][:, 3])
 
 
 def test_train_cv_is_out_of_fold(cohort, binary_fit):
@@ -123,6 +210,7 @@ def test_validation_patients_cannot_change_the_fit(cohort, binary_fit):
     train = cohort.data.loc[binary_fit.train_index]
     for name in COMPONENTS:
         np.testing.assert_array_equal(refit.predict(train)[name], binary_fit.predict(train)[name])
+    pd.testing.assert_frame_equal(refit.algorithm_scores, binary_fit.algorithm_scores)
     def imp(fitted):
         block = fitted.components["clinical"].named_steps["features"].named_transformers_
         return block["clinical"].named_steps["encode"].named_transformers_["num"]
@@ -134,18 +222,24 @@ def test_validation_patients_cannot_change_the_fit(cohort, binary_fit):
     )
 
 
-def test_fit_is_deterministic(cohort, os_fit):
-    again = fit_recipe(cohort, OS, BLOCKS, CFG)
+@pytest.mark.parametrize("endpoint", [RESPONSE, OS], ids=["response", "os"])
+def test_fit_is_deterministic(cohort, endpoint):
+    first, again = (fit_recipe(cohort, endpoint, BLOCKS, LIGHT) for _ in range(2))
     rows = cohort.rows("internal")
     for name in COMPONENTS:
-        np.testing.assert_array_equal(again.train_cv[name], os_fit.train_cv[name])
-        np.testing.assert_array_equal(again.predict(rows)[name], os_fit.predict(rows)[name])
+        np.testing.assert_array_equal(again.train_cv[name], first.train_cv[name])
+        np.testing.assert_array_equal(again.predict(rows)[name], first.predict(rows)[name])
+    pd.testing.assert_frame_equal(again.algorithm_scores, first.algorithm_scores)
+    if endpoint["type"] == "survival":
+        for name in COMPONENTS:
+            np.testing.assert_array_equal(again.train_cv_survival[name],
+                                          first.train_cv_survival[name])
 
 
 def test_permuted_outcomes_give_chance_level(cohort):
     aucs, cs = [], []
     for seed in (11, 12, 13):
-        cfg = copy.deepcopy(CFG)
+        cfg = copy.deepcopy(LIGHT)
         cfg["audit"] = {"permute_training_outcomes": True, "seed": seed}
         fb = fit_recipe(cohort, RESPONSE, BLOCKS, cfg, oof=False)
         assert fb.permuted

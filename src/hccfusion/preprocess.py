@@ -27,8 +27,12 @@ def _as_frame(X) -> pd.DataFrame:
     return X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
 
 
-class _ColumnSelector(TransformerMixin, BaseEstimator):
-    """A filter that keeps the training columns ``columns_`` chosen by its ``fit``."""
+class ColumnSelector(TransformerMixin, BaseEstimator):
+    """A filter that keeps the training columns ``columns_`` chosen by its ``fit``.
+
+    Base of the preprocessing filters here and of the feature selectors of
+    :mod:`hccfusion.selection`: subclasses set ``columns_`` (and ``feature_names_in_``) in ``fit``.
+    """
 
     def transform(self, X):
         check_is_fitted(self, "columns_")
@@ -39,7 +43,7 @@ class _ColumnSelector(TransformerMixin, BaseEstimator):
         return np.asarray(self.columns_, dtype=object)
 
 
-class MissingnessFilter(_ColumnSelector):
+class MissingnessFilter(ColumnSelector):
     """Drop columns whose training-set missing fraction exceeds ``max_missing_fraction``."""
 
     def __init__(self, max_missing_fraction: float = 0.3):
@@ -57,7 +61,7 @@ class MissingnessFilter(_ColumnSelector):
         return self
 
 
-class VarianceFilter(_ColumnSelector):
+class VarianceFilter(ColumnSelector):
     """Drop features whose training-set variance is not above ``threshold``.
 
     Seed 001 writes "Features were standardized using z-score normalization. For classification,

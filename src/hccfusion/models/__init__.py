@@ -1,18 +1,26 @@
 """Cohort-level models of a recipe: one component per block, early fusion and late fusion.
 
-Components (each is a scikit-learn pipeline: block preprocessing fitted on training data, then a
-learner; see :mod:`hccfusion.models.response` and :mod:`hccfusion.models.survival`):
+Components (scikit-learn pipelines ``features -> select -> model``: the block preprocessing of
+:mod:`hccfusion.preprocess`, the seed-001 selection of :mod:`hccfusion.selection`, and a
+:class:`~hccfusion.models.learners.LearnerSearch` that picks the best candidate learner and its
+hyper-parameters by inner CV; everything is refitted whenever the pipeline is fitted):
 
 - ``<block>`` (e.g. ``clinical``, ``radiomics``): that block alone;
-- ``early_fusion``: the preprocessed blocks concatenated, one penalised model;
-- ``fusion``: late fusion, a meta-model on out-of-fold scores of the single-block components, with
-  non-negative weights.
+- ``early_fusion``: the blocks preprocessed and selected block by block, concatenated, one
+  learner search (feature-level fusion, the comparator of seed 001);
+- ``fusion``: late fusion of the single-block components, fitted on their out-of-fold scores
+  only. Binary (PRIME-R): logistic meta-classifier with non-negative weights
+  (:class:`~hccfusion.models.response.LateFusionClassifier`). Survival (PRIME-S): Bayesian model
+  averaging with BIC weights from the Cox partial likelihood of each modality's out-of-fold risk
+  (:class:`~hccfusion.models.bma.BayesianModelAveraging`; ``models.survival_fusion: cox`` gives
+  a Cox meta-model instead).
 
 Scores are response probabilities (binary) or risk scores, higher = shorter survival (survival).
+Every survival component also gives survival probabilities (:meth:`FittedRecipe.predict_survival`).
 
-``train_cv`` scores are honest: each comes from an outer stratified K-fold in which the whole
-component (preprocessing, inner hyper-parameter CV and, for ``fusion``, the inner out-of-fold
-stacking) is refitted on the outer training folds only.
+``train_cv`` scores are honest: each comes from an outer K-fold (stratified on the outcome or the
+event) in which the whole component (preprocessing, selection, learner search and, for
+``fusion``, its inner out-of-fold stacking) is refitted on the outer training folds only.
 """
 
 from __future__ import annotations
@@ -29,16 +37,22 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from hccfusion.cohort import Cohort, Target, endpoint_target
-from hccfusion.models import response, survival
+from hccfusion.models import survival
+from hccfusion.models.bma import BayesianModelAveraging
+from hccfusion.models.breslow import survival_at
+from hccfusion.models.learners import LearnerSearch, candidates
 from hccfusion.models.response import LateFusionClassifier
 from hccfusion.models.survival import CoxnetCV, LateFusionCox
 from hccfusion.preprocess import feature_transformer
+from hccfusion.selection import BlockSelector, block_selector
 
 __all__ = [
+    "BayesianModelAveraging",
     "CoxnetCV",
     "FittedRecipe",
     "LateFusionClassifier",
     "LateFusionCox",
+    "LearnerSearch",
     "build_components",
     "fit_recipe",
     "model_seed",
@@ -59,40 +73,53 @@ def _score(estimator, X, kind: str) -> np.ndarray:
     return np.asarray(estimator.predict(X), dtype=float)
 
 
-def build_components(
-    block_columns: Mapping[str, Sequence[str]], kind: str, cfg: Mapping
-) -> dict[str, Pipeline | LateFusionClassifier | LateFusionCox]:
-    """Unfitted components of a recipe for blocks ``{name: columns}``."""
+def component_pipeline(block_columns: Mapping[str, Sequence[str]], kind: str,
+                       cfg: Mapping) -> Pipeline:
+    """``features -> select -> model`` pipeline of one block (or of several: early fusion)."""
     prep_cfg = cfg.get("preprocessing") or {}
     models_cfg = cfg.get("models") or {}
     seed = model_seed(cfg)
-    family = response if kind == "binary" else survival
-    comps: dict = {}
-    for name, cols in block_columns.items():
-        comps[name] = Pipeline(
-            [
-                ("features", feature_transformer({name: cols}, prep_cfg, kind)),
-                ("model", family.base_learner(name, models_cfg, seed)),
-            ]
-        )
+    inner = int(models_cfg.get("inner_folds", 5))
+    selectors = [
+        (name, block_selector(
+            name, kind, models_cfg.get("selection") or {},
+            l1_ratio=float(models_cfg.get("l1_ratio", 0.5)), folds=inner,
+            n_alphas=int(models_cfg.get("n_alphas", 30)),
+            alpha_min_ratio=float(models_cfg.get("alpha_min_ratio", 0.05)), seed=seed))
+        for name in block_columns
+    ]
+    return Pipeline([
+        ("features", feature_transformer(block_columns, prep_cfg, kind)),
+        ("select", BlockSelector(selectors)),
+        ("model", LearnerSearch(candidates(kind, models_cfg, seed), kind=kind, cv=inner,
+                                random_state=seed)),
+    ])
+
+
+def build_components(
+    block_columns: Mapping[str, Sequence[str]], kind: str, cfg: Mapping
+) -> dict[str, object]:
+    """Unfitted components of a recipe for blocks ``{name: columns}``."""
+    models_cfg = cfg.get("models") or {}
+    seed = model_seed(cfg)
+    comps: dict = {name: component_pipeline({name: cols}, kind, cfg)
+                   for name, cols in block_columns.items()}
     if len(block_columns) > 1:
-        comps["early_fusion"] = Pipeline(
-            [
-                ("features", feature_transformer(block_columns, prep_cfg, kind)),
-                ("model", family.base_learner("early_fusion", models_cfg, seed)),
-            ]
-        )
+        comps["early_fusion"] = component_pipeline(block_columns, kind, cfg)
         bases = [(name, comps[name]) for name in block_columns]
         folds = int(cfg.get("cv_folds", 5))
         nonneg = bool(models_cfg.get("fusion_nonnegative", True))
+        fold_search = str(models_cfg.get("fusion_fold_search", "frozen"))
         if kind == "binary":
             comps["fusion"] = LateFusionClassifier(
-                bases, cv=folds, random_state=seed, nonnegative=nonneg
-            )
+                bases, cv=folds, random_state=seed, nonnegative=nonneg, fold_search=fold_search)
+        elif models_cfg.get("survival_fusion", "bma") == "bma":
+            comps["fusion"] = BayesianModelAveraging(
+                bases, cv=folds, random_state=seed, fold_search=fold_search, nonnegative=nonneg)
         else:
             comps["fusion"] = LateFusionCox(
                 bases, alpha=float(models_cfg.get("fusion_ridge", 0.01)), cv=folds,
-                random_state=seed, nonnegative=nonneg,
+                random_state=seed, nonnegative=nonneg, fold_search=fold_search,
             )
     return comps
 
@@ -117,13 +144,22 @@ def _fit_components(templates: Mapping, X, y) -> dict:
     return {name: fitted[name] for name in templates}
 
 
+def _search(estimator) -> LearnerSearch | None:
+    if isinstance(estimator, Pipeline) and isinstance(estimator[-1], LearnerSearch):
+        return estimator[-1]
+    return None
+
+
 @dataclass
 class FittedRecipe:
     """Components fitted on the training cohort, plus their honest out-of-fold training scores.
 
     ``train_cv[component]`` is aligned with ``train_index``; ``y_train`` is the outcome the models
     were fitted on (permuted when ``permuted``); ``dropped`` are training patients without an
-    outcome for this endpoint.
+    outcome for this endpoint. Survival endpoints also carry ``train_cv_survival[component]``,
+    the out-of-fold survival probabilities ``(n_train, len(train_cv_times))`` at the training
+    event times ``train_cv_times`` (every fold model's survival function only jumps at those,
+    so this is the whole out-of-fold step function; NaN past a fold model's follow-up).
     """
 
     kind: str
@@ -135,10 +171,76 @@ class FittedRecipe:
     train_cv: dict[str, np.ndarray] = field(default_factory=dict)
     permuted: bool = False
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
+    train_cv_times: np.ndarray = field(default_factory=lambda: np.empty(0))
+    train_cv_survival: dict[str, np.ndarray] = field(default_factory=dict)
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Score every patient (row) of ``frame`` with every component."""
         return {name: _score(est, frame, self.kind) for name, est in self.components.items()}
+
+    def predict_survival(self, frame: pd.DataFrame, times) -> dict[str, np.ndarray]:
+        """Survival probabilities ``{component: (n_patients, len(times))}`` (survival endpoints).
+
+        Each component's own survival function (Coxnet, gradient boosting: Breslow baseline of
+        the fitted Cox model; random survival forest: ensemble survival; FastSurvivalSVM: Cox
+        recalibration of its score with a Breslow baseline; ``fusion``: the Bayesian-model-
+        averaging mixture). 1 before the first event, NaN past the training follow-up.
+        """
+        if self.kind != "survival":
+            raise ValueError("predict_survival needs a survival endpoint; this recipe is "
+                             f"{self.kind}")
+        return {name: survival_at(est, frame, times) for name, est in self.components.items()}
+
+    def train_cv_survival_at(self, times) -> dict[str, np.ndarray]:
+        """Out-of-fold survival probabilities of the training patients at ``times``."""
+        times = np.atleast_1d(np.asarray(times, dtype=float))
+        idx = np.searchsorted(self.train_cv_times, times, side="right") - 1
+        out = {}
+        for name, surv in self.train_cv_survival.items():
+            vals = surv[:, np.clip(idx, 0, None)] if surv.shape[1] else np.ones((len(surv),
+                                                                                len(times)))
+            out[name] = np.where(idx[None, :] >= 0, vals, 1.0)
+        return out
+
+    @property
+    def algorithm_scores(self) -> pd.DataFrame:
+        """Inner-CV comparison of the candidate learners (seed 001's "algorithm comparison").
+
+        One row per component with a learner search (``clinical``, ``radiomics``,
+        ``early_fusion``) and learner: ``block, learner, metric`` (``auc`` or ``cindex``),
+        ``mean, sd`` (over the inner folds, for that learner's best grid point), ``params``
+        (JSON), ``chosen``. The scores come from the final fit on all training patients; the
+        features were selected on the same patients, so they rank learners and are not a
+        performance estimate (that is ``train_cv``).
+        """
+        frames = []
+        for name, est in self.components.items():
+            search = _search(est)
+            if search is not None and hasattr(search, "results_"):
+                frames.append(search.learner_scores_.assign(block=name))
+        cols = ["block", "learner", "metric", "mean", "sd", "params", "chosen"]
+        if not frames:
+            return pd.DataFrame(columns=cols)
+        return pd.concat(frames, ignore_index=True)[cols]
+
+    @property
+    def selected_features(self) -> dict[str, list[str]]:
+        """Features kept by the selection of each pipeline component (preprocessed names,
+        ``<block>__<feature>``; one-hot columns of categorical variables are
+        ``<block>__<variable>_<level>``)."""
+        out = {}
+        for name, est in self.components.items():
+            if isinstance(est, Pipeline) and isinstance(est.named_steps.get("select"),
+                                                        BlockSelector):
+                out[name] = list(est.named_steps["select"].columns_)
+        return out
+
+    @property
+    def fusion_weights(self) -> dict[str, float]:
+        """Late-fusion weight of each block: meta-classifier coefficient (binary), posterior
+        model probability (Bayesian model averaging) or meta-Cox coefficient."""
+        fusion = self.components.get("fusion")
+        return dict(fusion.weights_) if fusion is not None else {}
 
 
 def fit_recipe(
@@ -161,10 +263,7 @@ def fit_recipe(
         Feature blocks, e.g. ``["clinical", "radiomics"]`` (see :meth:`Cohort.block_columns`).
     cfg
         Full configuration (``clinical.exclude``, ``preprocessing``, ``cv_folds``, ``audit``, and
-        the optional ``models`` section: ``seed``, ``inner_folds``, ``Cs``, ``l1_ratio``,
-        ``n_alphas``, ``alpha_min_ratio``, ``fusion_ridge``, ``fusion_nonnegative``, ``max_iter``,
-        ``n_jobs``,
-        ``blas_threads``).
+        the ``models`` section, see config/README.md).
     oof
         Compute the nested out-of-fold ``train_cv`` scores (the expensive part).
     """
@@ -187,19 +286,27 @@ def fit_recipe(
 
     templates = build_components(block_columns, kind, cfg)
     folds = int(cfg.get("cv_folds", 5))
-    blas_threads = int((cfg.get("models") or {}).get("blas_threads", 1))
+    threads = int((cfg.get("models") or {}).get("blas_threads", 1))
 
     train_cv: dict[str, np.ndarray] = {}
+    cv_surv: dict[str, np.ndarray] = {}
+    times = np.empty(0)
+    if kind == "survival":
+        times = np.unique(y[y.dtype.names[1]][y[y.dtype.names[0]].astype(bool)])
     # Thousands of tiny solver calls: multi-threaded BLAS only adds synchronisation cost here
     # (measured 5x slower on 2 cores); parallelism belongs to the workflow's jobs.
-    with threadpool_limits(limits=blas_threads, user_api="blas"):
+    with threadpool_limits(limits=threads):
         if oof:
             for name in templates:
                 train_cv[name] = np.full(len(y), np.nan)
+                if kind == "survival":
+                    cv_surv[name] = np.full((len(y), len(times)), np.nan)
             for tr, te in _outer_splits(y, kind, folds, seed):
                 fold_fit = _fit_components(templates, X.iloc[tr], y[tr])
                 for name, est in fold_fit.items():
                     train_cv[name][te] = _score(est, X.iloc[te], kind)
+                    if kind == "survival":
+                        cv_surv[name][te] = survival_at(est, X.iloc[te], times)
         fitted = _fit_components(templates, X, y)
     return FittedRecipe(
         kind=kind,
@@ -211,4 +318,6 @@ def fit_recipe(
         train_cv=train_cv,
         permuted=permuted,
         dropped=target.dropped,
+        train_cv_times=times,
+        train_cv_survival=cv_surv,
     )

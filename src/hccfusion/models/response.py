@@ -1,26 +1,24 @@
-"""Binary-endpoint (objective response) learners and late fusion.
+"""Binary-endpoint (objective response) late fusion.
 
-- clinical block: L2 logistic regression, C tuned by inner stratified 5-fold CV.
-- radiomics block and early fusion: elastic-net logistic regression (saga, l1_ratio 0.5, C tuned
-  by inner CV), the selection model of seed 001 (Zou H, Hastie T. Regularization and variable
-  selection via the elastic net. J R Stat Soc B 2005;67:301-20).
-- late fusion: stacked generalisation (Wolpert DH. Stacked generalization. Neural Netw
-  1992;5:241-59): a logistic-regression meta-classifier on out-of-fold probabilities of the base
-  models, applied to the base models refitted on all training patients (seed 001, PRIME-R), with
-  non-negative base-model weights (:func:`nonnegative_meta`).
+The single-block and early-fusion components are pipelines of preprocessing, selection
+(:mod:`hccfusion.selection`) and a learner chosen by inner CV (:mod:`hccfusion.models.learners`).
+Late fusion (PRIME-R, seed 001) is stacked generalisation (Wolpert DH. Stacked generalization.
+Neural Netw 1992;5:241-59): a logistic-regression meta-classifier on out-of-fold probabilities of
+the best clinical and the best radiomics model, applied to those models refitted on all training
+patients, with non-negative base-model weights (:func:`nonnegative_meta`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_is_fitted
 
-DEFAULT_CS = tuple(np.logspace(-3, 2, 11))
+from hccfusion.models.learners import frozen
 
 
 def _cv(folds: int, seed: int) -> StratifiedKFold:
@@ -30,39 +28,11 @@ def _cv(folds: int, seed: int) -> StratifiedKFold:
 def neg_log_loss(estimator, X, y) -> float:
     """Negative mean log-loss of a binary classifier.
 
-    Same value as scikit-learn's ``"neg_log_loss"`` scorer without its input validation, which
-    dominated the run time of the inner C search on small cohorts.
+    Same value as scikit-learn's ``"neg_log_loss"`` scorer without its input validation.
     """
     p = np.clip(estimator.predict_proba(X)[:, 1], 1e-15, 1 - 1e-15)
     y = np.asarray(y) == estimator.classes_[1]
     return float(np.mean(np.where(y, np.log(p), np.log1p(-p))))
-
-
-def logistic_cv(models_cfg: Mapping, seed: int, l1_ratio: float) -> LogisticRegressionCV:
-    """Logistic regression with C chosen by inner stratified CV on log-loss.
-
-    ``l1_ratio=0`` gives the L2 (ridge) model fitted with lbfgs; ``l1_ratio>0`` the elastic net
-    fitted with saga.
-    """
-    elastic = l1_ratio > 0
-    return LogisticRegressionCV(
-        Cs=list(models_cfg.get("Cs", DEFAULT_CS)),
-        l1_ratios=(float(l1_ratio),),
-        solver="saga" if elastic else "lbfgs",
-        cv=_cv(models_cfg.get("inner_folds", 5), seed),
-        scoring=models_cfg.get("scoring_binary", neg_log_loss),
-        max_iter=int(models_cfg.get("max_iter", 2000)),
-        tol=float(models_cfg.get("tol", 1e-3 if elastic else 1e-4)),
-        random_state=int(seed),
-        n_jobs=models_cfg.get("n_jobs", 1),
-        use_legacy_attributes=False,
-    )
-
-
-def base_learner(block: str, models_cfg: Mapping, seed: int) -> LogisticRegressionCV:
-    """Learner of a single-block or early-fusion component (clinical -> L2, else elastic net)."""
-    ratio = 0.0 if block == "clinical" else float(models_cfg.get("l1_ratio", 0.5))
-    return logistic_cv(models_cfg, seed, ratio)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -73,9 +43,14 @@ def _logit(p: np.ndarray) -> np.ndarray:
 class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     """Stacking of binary base pipelines through a logistic-regression meta-classifier.
 
-    ``fit`` computes out-of-fold scores of every base estimator on the training data (stratified
-    ``cv``-fold), fits ``meta`` on them (weights constrained non-negative unless
-    ``nonnegative=False``), then refits every base estimator on all training data.
+    ``fit`` refits every base estimator on all training data, computes out-of-fold scores of
+    every base estimator on the training data (stratified ``cv``-fold) and fits ``meta`` on them
+    (weights constrained non-negative unless ``nonnegative=False``). With
+    ``fold_search="frozen"`` (default) the out-of-fold fits reuse the learner and
+    hyper-parameters each base pipeline chose on all training data
+    (:func:`~hccfusion.models.learners.frozen`; preprocessing and selection are refitted in every
+    fold); ``"full"`` repeats the learner search in every fold. Either way the fusion's own
+    ``train_cv`` estimate is honest: the outer folds refit the whole fusion.
 
     The meta-features are *centred logits*: a base model's logit minus the mean logit of that
     same fitted model over the patients it was fitted on. Raw out-of-fold probabilities carry a
@@ -86,12 +61,13 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, estimators: Sequence[tuple[str, object]], meta=None, cv: int = 5,
-                 random_state: int = 0, nonnegative: bool = True):
+                 random_state: int = 0, nonnegative: bool = True, fold_search: str = "frozen"):
         self.estimators = estimators
         self.meta = meta
         self.cv = cv
         self.random_state = random_state
         self.nonnegative = nonnegative
+        self.fold_search = fold_search
 
     @staticmethod
     def _take(X, idx):
@@ -104,13 +80,18 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
         ])
 
     def fit(self, X, y):
+        if self.fold_search not in ("frozen", "full"):
+            raise ValueError(f"fold_search must be 'frozen' or 'full', got {self.fold_search!r}")
         y = np.asarray(y)
+        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
         splits = list(_cv(self.cv, self.random_state).split(np.zeros(len(y)), y))
         oof = np.zeros((len(y), len(self.estimators)))
         for tr, te in splits:
             Xtr, Xte = self._take(X, tr), self._take(X, te)
-            for j, (_, est) in enumerate(self.estimators):
-                fold = clone(est).fit(Xtr, y[tr])
+            for j, (_, fitted) in enumerate(self.estimators_):
+                template = (frozen(fitted) if self.fold_search == "frozen"
+                            else clone(self.estimators[j][1]))
+                fold = template.fit(Xtr, y[tr])
                 offset = _logit(fold.predict_proba(Xtr)[:, 1]).mean()
                 oof[te, j] = _logit(fold.predict_proba(Xte)[:, 1]) - offset
         self.oof_ = oof
@@ -122,7 +103,6 @@ class LateFusionClassifier(ClassifierMixin, BaseEstimator):
             self.nonnegative,
         )
         self.prevalence_ = float(np.mean(y == np.unique(y)[-1]))
-        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
         self.offsets_ = [_logit(est.predict_proba(X)[:, 1]).mean() for _, est in self.estimators_]
         self.classes_ = np.unique(y)
         return self

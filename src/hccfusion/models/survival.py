@@ -1,17 +1,19 @@
-"""Survival-endpoint (OS, PFS) learners and late fusion.
+"""Survival-endpoint (OS, PFS) building blocks.
 
-- single blocks and early fusion: elastic-net penalised Cox regression (Coxnet; Simon N,
-  Friedman J, Hastie T, Tibshirani R. Regularization paths for Cox's proportional hazards model
-  via coordinate descent. J Stat Softw 2011;39(5):1-13), l1_ratio 0.5, the penalty alpha chosen
-  by inner 5-fold CV on Harrell's C-index (:class:`CoxnetCV`).
-- late fusion: a Cox model with a small ridge penalty on the standardised out-of-fold risk scores
-  of the base models, weights constrained non-negative (:class:`LateFusionCox`).
+- :class:`CoxnetCV`: elastic-net penalised Cox regression (Coxnet; Simon N, Friedman J, Hastie T,
+  Tibshirani R. Regularization paths for Cox's proportional hazards model via coordinate descent.
+  J Stat Softw 2011;39(5):1-13), the penalty alpha chosen by inner K-fold CV on Harrell's C-index;
+  a candidate learner (``coxnet``) and the elastic-net step of the survival selection.
+- :func:`event_splits`: K-fold stratified on the event indicator.
+- :class:`LateFusionCox`: a Cox model with a small ridge penalty on the standardised out-of-fold
+  risk scores of the base models (``models.survival_fusion: cox``; the default late fusion of
+  PRIME-S is Bayesian model averaging, :mod:`hccfusion.models.bma`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -25,6 +27,7 @@ from sksurv.base import SurvivalAnalysisMixin
 from sksurv.linear_model import CoxnetSurvivalAnalysis, CoxPHSurvivalAnalysis
 from sksurv.metrics import concordance_index_censored
 
+from hccfusion.models.learners import frozen
 from hccfusion.models.response import nonnegative_meta
 
 
@@ -157,44 +160,41 @@ class CoxnetCV(SurvivalAnalysisMixin, BaseEstimator):
                                                               return_array=return_array)
 
 
-def base_learner(block: str, models_cfg: Mapping, seed: int) -> CoxnetCV:
-    """Learner of a single-block or early-fusion survival component."""
-    return CoxnetCV(
-        l1_ratio=float(models_cfg.get("l1_ratio", 0.5)),
-        n_alphas=int(models_cfg.get("n_alphas", 30)),
-        alpha_min_ratio=float(models_cfg.get("alpha_min_ratio", 0.05)),
-        cv=int(models_cfg.get("inner_folds", 5)),
-        random_state=int(seed),
-    )
-
-
 class LateFusionCox(SurvivalAnalysisMixin, BaseEstimator):
     """Cox model (ridge ``alpha``) on out-of-fold risk scores of survival base pipelines.
 
-    ``fit`` computes each base estimator's out-of-fold risk on the training data (K-fold
-    stratified on the event), fits a standardised ``CoxPHSurvivalAnalysis`` on them, then refits
-    every base estimator on all training data. ``predict`` returns the meta model's linear
-    predictor on the refitted bases' risk scores.
+    ``fit`` refits every base estimator on all training data, computes each base estimator's
+    out-of-fold risk on the training data (K-fold stratified on the event; ``fold_search`` as in
+    :class:`~hccfusion.models.bma.BayesianModelAveraging`) and fits a standardised
+    ``CoxPHSurvivalAnalysis`` on them. ``predict`` returns the meta model's linear predictor on
+    the refitted bases' risk scores.
     """
 
     def __init__(self, estimators: Sequence[tuple[str, object]], alpha: float = 0.01,
-                 cv: int = 5, random_state: int = 0, nonnegative: bool = True):
+                 cv: int = 5, random_state: int = 0, nonnegative: bool = True,
+                 fold_search: str = "frozen"):
         self.estimators = estimators
         self.alpha = alpha
         self.cv = cv
         self.random_state = random_state
         self.nonnegative = nonnegative
+        self.fold_search = fold_search
 
     def _meta_features(self, X) -> np.ndarray:
         return np.column_stack([est.predict(X) for _, est in self.estimators_])
 
     def fit(self, X, y):
+        if self.fold_search not in ("frozen", "full"):
+            raise ValueError(f"fold_search must be 'frozen' or 'full', got {self.fold_search!r}")
+        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
         oof = np.zeros((len(y), len(self.estimators)))
         for tr, te in event_splits(y, self.cv, self.random_state):
             Xtr = X.iloc[tr] if hasattr(X, "iloc") else X[tr]
             Xte = X.iloc[te] if hasattr(X, "iloc") else X[te]
-            for j, (_, est) in enumerate(self.estimators):
-                oof[te, j] = clone(est).fit(Xtr, y[tr]).predict(Xte)
+            for j, (_, fitted) in enumerate(self.estimators_):
+                template = (frozen(fitted) if self.fold_search == "frozen"
+                            else clone(self.estimators[j][1]))
+                oof[te, j] = template.fit(Xtr, y[tr]).predict(Xte)
         self.oof_ = oof
         self.kept_, self.meta_ = nonnegative_meta(
             lambda cols: make_pipeline(
@@ -209,7 +209,6 @@ class LateFusionCox(SurvivalAnalysisMixin, BaseEstimator):
             self.meta_ = make_pipeline(
                 StandardScaler(), CoxPHSurvivalAnalysis(alpha=self.alpha, ties="breslow")
             ).fit(np.zeros((len(y), 1)), y)
-        self.estimators_ = [(name, clone(est).fit(X, y)) for name, est in self.estimators]
         return self
 
     def _meta_input(self, X) -> np.ndarray:
