@@ -19,6 +19,7 @@ from hccfusion.models import fit_recipe
 from hccfusion.models.bma import BayesianModelAveraging
 from hccfusion.models.learners import BINARY_LEARNERS, SURVIVAL_LEARNERS, LearnerSearch
 from hccfusion.models.response import nonnegative_meta
+from hccfusion.recipes import run_recipe
 from hccfusion.split import make_split
 
 BLOCKS = ["clinical", "radiomics"]
@@ -276,3 +277,37 @@ def test_performance_rows_format(cohort, binary_fit, os_fit):
     assert row.n_events == int(y["event"].sum())
     assert row.estimate == pytest.approx(_harrell(y, preds["internal"]["radiomics"]))
     assert perf["estimate"].notna().all()
+
+
+def test_run_recipe_details():
+    clin, rad, _ = modelling_tables()
+    split = make_split(clin, CFG)
+    cfg = copy.deepcopy(LIGHT)
+    cfg.update(clinical_features={"exclude": CFG["clinical"]["exclude"]},
+               recipes={"PRIME-S": {"endpoints": ["os"], "blocks": BLOCKS}},
+               evaluation={"horizons_months": [6, 12], "time_unit": "days"})
+    perf, preds, details = run_recipe("PRIME-S", "os", cfg, clin, rad, split, with_details=True)
+    assert set(perf.component) == set(COMPONENTS) and set(preds.cohort) == {
+        "train_cv", "internal", "external"}
+    assert set(details.algorithm_scores.block) == {"clinical", "radiomics", "early_fusion"}
+    assert (details.algorithm_scores[["recipe", "endpoint"]] == ["PRIME-S", "os"]).all().all()
+    sel = details.selected_features
+    assert set(sel.component) == {"clinical", "radiomics", "early_fusion"}
+    assert not sel.feature.str.contains("__").any()
+    assert details.fusion_weights.weight.sum() == pytest.approx(1.0)
+    assert set(details.fusion_weights.method) == {"bma"}
+    surv = details.survival
+    n_event_times = len(details.fitted.train_cv_times)
+    per_patient = surv.groupby(["cohort", "component", "patient_id"]).size()
+    assert (per_patient == 2 + n_event_times).all()
+    assert len(per_patient) == len(preds)  # one survival curve per scored patient and component
+    horizons = surv[surv.horizon_months.notna()]
+    assert set(horizons.horizon_months) == {6.0, 12.0}
+    assert horizons.time.max() == pytest.approx(365.25)
+    assert surv.survival.dropna().between(0, 1).all()
+    # train_cv survival is the out-of-fold curve, the same as the FittedRecipe's.
+    fitted = details.fitted
+    pid = fitted.train_index[0]
+    mine = surv[(surv.cohort == "train_cv") & (surv.component == "fusion")
+                & (surv.patient_id == pid) & surv.horizon_months.isna()]
+    np.testing.assert_allclose(mine.survival, fitted.train_cv_survival["fusion"][0])

@@ -9,15 +9,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from hccfusion.cohort import assemble
 from hccfusion.evaluate import cohort_predictions, performance_rows
-from hccfusion.models import fit_recipe
+from hccfusion.models import FittedRecipe, fit_recipe
 
 log = logging.getLogger(__name__)
+
+DAYS_PER_MONTH = 365.25 / 12
+_UNIT_PER_MONTH = {"days": DAYS_PER_MONTH, "weeks": DAYS_PER_MONTH / 7, "months": 1.0,
+                   "years": 1 / 12}
+
+
+@dataclass
+class RecipeDetails:
+    """What a recipe run produces besides performance rows and risk scores.
+
+    Every table starts with ``recipe, endpoint``:
+
+    - ``algorithm_scores``: inner-CV comparison of the candidate learners per block (seed 001's
+      algorithm comparison figure): ``block, learner, metric, mean, sd, params, chosen``
+      (:attr:`hccfusion.models.FittedRecipe.algorithm_scores`);
+    - ``selected_features``: ``component, block, feature, rank``, the features each component's
+      selection kept on all training patients (``feature`` without the block prefix; one-hot
+      columns are ``<variable>_<level>``);
+    - ``fusion_weights``: ``block, weight, method`` of the late fusion (``stacking``: logistic
+      meta-classifier coefficient on centred logits; ``bma``: posterior model probability;
+      ``cox``: meta-Cox coefficient);
+    - ``survival`` (survival endpoints; empty for binary ones): ``patient_id, cohort,
+      component, time, horizon_months, survival`` - survival probabilities of every component at
+      the configured horizons (``evaluation.horizons_months``, ``horizon_months`` set) and at
+      every training event time (``horizon_months`` empty; the whole step function, for
+      integrated Brier scores). ``train_cv`` rows are out of fold. NaN past a model's training
+      follow-up.
+
+    ``fitted`` is the :class:`~hccfusion.models.FittedRecipe` itself.
+    """
+
+    fitted: FittedRecipe
+    algorithm_scores: pd.DataFrame
+    selected_features: pd.DataFrame
+    fusion_weights: pd.DataFrame
+    survival: pd.DataFrame
 
 
 def model_config(cfg: Mapping) -> dict:
@@ -36,13 +73,19 @@ def run_recipe(
     radiomics: pd.DataFrame,
     split: pd.DataFrame,
     robust: list[str] | None = None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    *,
+    with_details: bool = False,
+):
     """Fit ``recipe`` for ``endpoint`` and return (performance rows, per-patient predictions).
 
     Only patients in ``split`` take part (excluded patients are already gone from it). Nothing is
     fitted on internal or external patients: :func:`hccfusion.models.fit_recipe` sees the training
     rows only, and ``train_cv`` scores are out-of-fold. ``robust`` lists the radiomics features
     that passed the robustness (ICC) filter, itself computed on training patients only.
+
+    With ``with_details=True`` the return value is ``(performance, predictions, details)``,
+    ``details`` a :class:`RecipeDetails` (algorithm comparison, selected features, fusion
+    weights, survival probabilities, the fitted recipe).
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
     blocks = cfg["recipes"][recipe]["blocks"]
@@ -72,5 +115,67 @@ def run_recipe(
     predictions = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     predictions.insert(0, "endpoint", endpoint)
     predictions.insert(0, "recipe", recipe)
-    return perf, predictions
+    if not with_details:
+        return perf, predictions
+    details = recipe_details(recipe, endpoint, fitted, cohort, index, cfg)
+    return perf, predictions, details
 
+
+def _head(frame: pd.DataFrame, recipe: str, endpoint: str) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, "endpoint", endpoint)
+    frame.insert(0, "recipe", recipe)
+    return frame
+
+
+def survival_times(fitted: FittedRecipe, cfg: Mapping) -> tuple[np.ndarray, np.ndarray]:
+    """``(times, horizon_months)``: the configured horizons in the time unit of the outcome
+    (``evaluation.horizons_months``, ``evaluation.time_unit``) followed by the training event
+    times (``horizon_months`` NaN for those)."""
+    ev = cfg.get("evaluation") or {}
+    months = np.asarray(ev.get("horizons_months", (6, 12, 24, 36)), dtype=float)
+    unit = _UNIT_PER_MONTH[ev.get("time_unit", "days")]
+    events = np.asarray(fitted.train_cv_times, dtype=float)
+    times = np.concatenate([months * unit, events])
+    return times, np.concatenate([months, np.full(len(events), np.nan)])
+
+
+def recipe_details(recipe: str, endpoint: str, fitted: FittedRecipe, cohort,
+                   index: Mapping[str, pd.Index], cfg: Mapping) -> RecipeDetails:
+    """The :class:`RecipeDetails` of a fitted recipe; ``index`` maps each cohort (``train_cv``,
+    ``internal``, ``external``) to the patients scored (as from
+    :func:`hccfusion.evaluate.cohort_predictions`)."""
+    scores = _head(fitted.algorithm_scores, recipe, endpoint)
+    sel_rows = []
+    for component, cols in fitted.selected_features.items():
+        for rank, col in enumerate(cols, start=1):
+            block, _, feature = str(col).partition("__")
+            sel_rows.append({"component": component, "block": block, "feature": feature,
+                             "rank": rank})
+    selected = _head(pd.DataFrame(sel_rows, columns=["component", "block", "feature", "rank"]),
+                     recipe, endpoint)
+    fusion = fitted.components.get("fusion")
+    method = {"LateFusionClassifier": "stacking", "BayesianModelAveraging": "bma",
+              "LateFusionCox": "cox"}.get(type(fusion).__name__, "")
+    weights = _head(pd.DataFrame(
+        [{"block": b, "weight": w, "method": method} for b, w in fitted.fusion_weights.items()],
+        columns=["block", "weight", "method"]), recipe, endpoint)
+    cols = ["patient_id", "cohort", "component", "time", "horizon_months", "survival"]
+    parts = []
+    if fitted.kind == "survival":
+        times, months = survival_times(fitted, cfg)
+        for name, ids in index.items():
+            if name == "train_cv":
+                by_comp = fitted.train_cv_survival_at(times)
+            else:
+                by_comp = fitted.predict_survival(cohort.data.loc[ids], times)
+            for component, surv in by_comp.items():
+                n = len(ids)
+                parts.append(pd.DataFrame({
+                    "patient_id": np.repeat(np.asarray(ids), len(times)), "cohort": name,
+                    "component": component, "time": np.tile(times, n),
+                    "horizon_months": np.tile(months, n), "survival": surv.ravel(),
+                }))
+    survival = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    return RecipeDetails(fitted=fitted, algorithm_scores=scores, selected_features=selected,
+                         fusion_weights=weights, survival=_head(survival, recipe, endpoint))
