@@ -95,12 +95,6 @@ def _rehash(directory: Path, name: str) -> None:
     path.write_text(json.dumps(manifest))
 
 
-def _reference_survival(fitted, frame, times):
-    if hasattr(fitted, "predict_survival"):
-        return fitted.predict_survival(frame, np.asarray(times))
-    return persist._survival_at(fitted, frame, times)
-
-
 def test_round_trip_gives_identical_predictions(cohort, fitted, cutoffs, saved):
     models = load_models(saved)
     rows = cohort.rows("external")
@@ -111,7 +105,7 @@ def test_round_trip_gives_identical_predictions(cohort, fitted, cutoffs, saved):
     for (recipe, endpoint), fit in fitted.items():
         mine = table[(table.recipe == recipe) & (table.endpoint == endpoint)]
         times = [m * 365.25 / 12 for m in (6, 12, 24, 36)]
-        surv = _reference_survival(fit, rows, times) if fit.kind == "survival" else {}
+        surv = fit.predict_survival(rows, np.asarray(times)) if fit.kind == "survival" else {}
         for component, score in fit.predict(rows).items():
             got = mine[mine.component == component]
             assert list(got.patient_id) == list(rows.index)

@@ -657,24 +657,6 @@ def _input_frame(models: LoadedModels, features: pd.DataFrame,
     return pd.DataFrame(out, index=frame.index)
 
 
-def _survival_at(fitted, frame: pd.DataFrame, times: Sequence[float]) -> dict[str, np.ndarray]:
-    """Survival probabilities ``{component: (n, len(times))}``; NaN past a model's follow-up."""
-    if hasattr(fitted, "predict_survival"):
-        return {k: np.asarray(v, dtype=float)
-                for k, v in fitted.predict_survival(frame, np.asarray(times)).items()}
-    # Until FittedRecipe.predict_survival exists: each component's own survival function.
-    times = np.asarray(times, dtype=float)
-    out = {}
-    for name, est in fitted.components.items():
-        probs = np.full((len(frame), len(times)), np.nan)
-        if hasattr(est, "predict_survival_function"):
-            for i, fn in enumerate(est.predict_survival_function(frame)):
-                inside = (times >= fn.domain[0]) & (times <= fn.domain[1])
-                probs[i, inside] = fn(times[inside])
-        out[name] = probs
-    return out
-
-
 def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame) -> pd.DataFrame:
     """Apply every loaded model to new patients.
 
@@ -701,13 +683,14 @@ def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame
         if fitted.kind == "survival":
             entry = next(e for e in models.entries
                          if (e["recipe"], e["endpoint"]) == (recipe, endpoint))
-            surv = _survival_at(fitted, frame, entry["horizon_times"])
+            surv = fitted.predict_survival(frame, np.asarray(entry["horizon_times"], dtype=float))
         for component, score in scores.items():
             score = np.asarray(score, dtype=float)
             part = pd.DataFrame({"patient_id": frame.index.to_numpy(), "recipe": recipe,
                                  "endpoint": endpoint, "component": component, "score": score})
             part["probability"] = score if fitted.kind == "binary" else np.nan
-            probs = surv.get(component, np.full((len(frame), len(months)), np.nan))
+            probs = np.asarray(surv.get(component, np.full((len(frame), len(months)), np.nan)),
+                               dtype=float)
             for j, col in enumerate(surv_cols):
                 part[col] = probs[:, j]
             part["risk_group"] = risk_groups(score, cutoff[(recipe, endpoint, component)])
