@@ -17,12 +17,14 @@ include: "workflow/rules/robustness.smk"
 include: "workflow/rules/habitats.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/stratify.smk"
 
 
 rule all:
     default_target: True
     input:
         "results/tables/performance.tsv",
+        "results/tables/stratification.tsv",
         "results/qc/excluded.tsv",
         imaging_outputs,
         habitat_outputs,

@@ -296,3 +296,27 @@ def _binary_brier_ci(y, prob, n_boot: int, seed: int, alpha: float):
     lo, hi = _bootstrap(lambda i: float(np.mean((prob[i] - y[i]) ** 2)), y.size, n_boot, seed,
                         alpha)
     return est, lo, hi
+
+
+def monthly_survival(survival: pd.DataFrame, horizons_months: Sequence[float],
+                     time_unit: str) -> pd.DataFrame:
+    """Wide ``surv_<m>m`` columns (m = 1 .. last horizon, and every horizon) per patient x cohort x
+    component from the long survival table of :func:`hccfusion.recipes.recipe_details`.
+
+    The long table holds each survival curve at the horizons and at every training event time;
+    the curves are step functions that change only at training event times (Breslow and
+    Kaplan-Meier baselines), so the value at month m is the value at the last listed time <= m.
+    """
+    from hccfusion.timeunits import to_months
+
+    months = sorted({*range(1, int(np.ceil(max(horizons_months))) + 1),
+                     *(float(h) for h in horizons_months)})
+    long = survival.assign(month=to_months(survival.time.astype(float), time_unit))
+    rows = []
+    for key, curve in long.groupby(["patient_id", "cohort", "component"], sort=False):
+        curve = curve.sort_values("month")
+        pos = np.searchsorted(curve.month.to_numpy(), np.asarray(months) + 1e-9, side="right") - 1
+        values = np.where(pos >= 0, curve.survival.to_numpy()[np.maximum(pos, 0)], 1.0)
+        rows.append((*key, *values))
+    return pd.DataFrame(rows, columns=["patient_id", "cohort", "component",
+                                       *(surv_column(m) for m in months)])

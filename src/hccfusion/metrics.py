@@ -454,9 +454,12 @@ def td_auc_ci(
 def _brier(y_train, time, event, surv, horizons) -> np.ndarray:
     out = np.full(horizons.size, np.nan)
     ok = _estimable(time, horizons)
-    if ok.any():
+    if ok.any() and event.any():  # sksurv refuses an all-censored (resampled) cohort
         y_test = Surv.from_arrays(event=event, time=time)
-        out[ok] = brier_score(y_train, y_test, surv[:, ok], horizons[ok])[1]
+        try:
+            out[ok] = brier_score(y_train, y_test, surv[:, ok], horizons[ok])[1]
+        except ValueError:  # censoring distribution zero at a test time
+            pass
     return out
 
 
@@ -507,10 +510,13 @@ def brier_ci(
 
 
 def _ibs(y_train, time, event, surv, times) -> float:
-    if not _estimable(time, times).all():
+    if not _estimable(time, times).all() or not event.any():
         return np.nan
     y_test = Surv.from_arrays(event=event, time=time)
-    return float(integrated_brier_score(y_train, y_test, surv, times))
+    try:
+        return float(integrated_brier_score(y_train, y_test, surv, times))
+    except ValueError:  # censoring distribution zero at a test time
+        return np.nan
 
 
 def ibs_ci(

@@ -670,7 +670,9 @@ def stratification_rows(
             try:
                 table = multivariable_cox(frame, _T, _E, covs, group_col="risk_group",
                                           references=references, alpha=alpha)
-            except ConstantCovariateError as exc:
+            except (ConstantCovariateError, ValueError) as exc:
+                # Constant covariates in this cohort, or a Cox fit that does not converge
+                # (separation in a small cohort): NaN with the reason, the run goes on.
                 add("multivariable", model, "risk_group: high vs low", "hr", np.nan,
                     n=len(frame), n_events=int(frame[_E].sum()), note=str(exc))
                 continue

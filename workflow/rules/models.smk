@@ -8,8 +8,12 @@ rule fit_recipe:
         split="results/splits.tsv",
         robustness=robustness_input,
     output:
-        performance="results/models/{recipe}/{endpoint}/performance.tsv",
         predictions="results/models/{recipe}/{endpoint}/predictions.tsv",
+        cutoffs="results/models/{recipe}/{endpoint}/cutoffs.tsv",
+        models=directory("results/models/{recipe}/{endpoint}/model_files"),
+        algorithms="results/models/{recipe}/{endpoint}/algorithms.tsv",
+        selected="results/models/{recipe}/{endpoint}/selected_features.tsv",
+        fusion="results/models/{recipe}/{endpoint}/fusion_weights.tsv",
     log:
         "logs/fit_recipe/{recipe}_{endpoint}.log",
     benchmark:
@@ -24,18 +28,53 @@ rule fit_recipe:
         "../scripts/fit_recipe.py"
 
 
-rule performance_table:
+rule evaluate:
     input:
-        [f"results/models/{r}/{e}/performance.tsv" for r, e in RECIPE_ENDPOINTS],
+        predictions="results/models/{recipe}/{endpoint}/predictions.tsv",
+        clinical=clinical_table,
     output:
-        report(
+        performance="results/models/{recipe}/{endpoint}/performance.tsv",
+        comparisons="results/models/{recipe}/{endpoint}/comparisons.tsv",
+        calibration="results/models/{recipe}/{endpoint}/calibration.tsv",
+        calibration_summary="results/models/{recipe}/{endpoint}/calibration_summary.tsv",
+        decision="results/models/{recipe}/{endpoint}/decision_curve.tsv",
+        figures=directory("results/figures/{recipe}/{endpoint}/evaluation"),
+    log:
+        "logs/evaluate/{recipe}_{endpoint}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{recipe}_{endpoint}.tsv"
+    conda:
+        "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/evaluate.py"
+
+
+rule cohort_tables:
+    input:
+        performance=[
+            f"results/models/{r}/{e}/performance.tsv" for r, e in RECIPE_ENDPOINTS
+        ],
+        comparisons=[
+            f"results/models/{r}/{e}/comparisons.tsv" for r, e in RECIPE_ENDPOINTS
+        ],
+        stratification=[
+            f"results/models/{r}/{e}/stratification.tsv" for r, e in RECIPE_ENDPOINTS
+        ],
+    output:
+        performance=report(
             "results/tables/performance.tsv",
             caption="../report/performance.rst",
             category="Models",
         ),
+        comparisons="results/tables/comparisons.tsv",
+        stratification="results/tables/stratification.tsv",
     log:
-        "logs/performance_table.log",
+        "logs/cohort_tables.log",
     conda:
         "../../envs/models.yaml"
     script:
-        "../scripts/performance_table.py"
+        "../scripts/cohort_tables.py"

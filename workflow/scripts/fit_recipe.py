@@ -1,13 +1,19 @@
-"""Rule fit_recipe: one recipe x endpoint, fitted on training patients, validated, tabulated."""
+"""Rule fit_recipe: one recipe x endpoint fitted on training patients; predictions, frozen
+risk cut-offs, model files and the tables of the fit (algorithm comparison, selection, fusion)."""
 
+import numpy as np
 import pandas as pd
 
 from hccfusion import runlog
+from hccfusion.cohort import assemble
+from hccfusion.evaluate import monthly_survival
+from hccfusion.persist import save_models, table_sha256
 from hccfusion.recipes import run_recipe
 from hccfusion.sheets import load_clinical
+from hccfusion.stratify import risk_cutoff
 
 log = runlog.to_file(snakemake.log[0])
-wc, inp = snakemake.wildcards, snakemake.input
+wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
 clinical = load_clinical(inp.clinical).reset_index(drop=True)
 radiomics = pd.read_csv(inp.features, sep="\t")
 split = pd.read_csv(inp.split, sep="\t")
@@ -15,9 +21,34 @@ robust = None
 if inp.robustness:
     report = pd.read_csv(inp.robustness[0], sep="\t")
     robust = list(report.feature[report.kept])
-performance, predictions = run_recipe(
-    wc.recipe, wc.endpoint, snakemake.config, clinical, radiomics, split, robust=robust
+_, predictions, details = run_recipe(
+    wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, with_details=True
 )
-performance.to_csv(snakemake.output.performance, sep="\t", index=False, float_format="%.6g")
-predictions.to_csv(snakemake.output.predictions, sep="\t", index=False, float_format="%.8g")
-log.info("\n%s", performance.to_string())
+fitted = details.fitted
+endpoint = cfg["endpoints"][wc.endpoint]
+if endpoint["type"] == "survival":
+    surv = monthly_survival(details.survival, cfg["evaluation"]["horizons_months"],
+                            cfg["evaluation"]["time_unit"])
+    predictions = predictions.merge(surv, on=["patient_id", "cohort", "component"], how="left")
+predictions.to_csv(out.predictions, sep="\t", index=False, float_format="%.8g")
+
+# Frozen cut-offs, from training patients only: the final models' median training score (for
+# internal, external and new patients) and the out-of-fold median (for the train_cv groups).
+keep = [c for c in radiomics.columns if robust is None or c == "patient_id" or c in set(robust)]
+cohort = assemble(clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True),
+                  radiomics[keep], split)
+train = cohort.data.loc[fitted.train_index]
+apparent = {name: risk_cutoff(s) for name, s in fitted.predict(train).items()}
+oof = predictions[predictions.cohort == "train_cv"].groupby("component").score.median()
+cutoffs = pd.DataFrame({"component": list(apparent), "cutoff": list(apparent.values()),
+                        "cutoff_train_cv": [oof.get(c, np.nan) for c in apparent]})
+cutoffs.to_csv(out.cutoffs, sep="\t", index=False, float_format="%.10g")
+save_models(out.models, {(wc.recipe, wc.endpoint): fitted},
+            cutoffs={(wc.recipe, wc.endpoint): apparent},
+            training_data_hash=table_sha256(train), config=cfg,
+            time_unit=cfg["evaluation"]["time_unit"],
+            horizons_months=cfg["evaluation"]["horizons_months"])
+details.algorithm_scores.to_csv(out.algorithms, sep="\t", index=False, float_format="%.6g")
+details.selected_features.to_csv(out.selected, sep="\t", index=False)
+details.fusion_weights.to_csv(out.fusion, sep="\t", index=False, float_format="%.6g")
+log.info("%d predictions; cut-offs\n%s", len(predictions), cutoffs.to_string())
