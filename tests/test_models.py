@@ -160,10 +160,11 @@ def test_train_cv_survival_is_out_of_fold(cohort, os_fit):
         assert (np.diff(np.where(ok, oof, 0.0), axis=1)[ok[:, 1:]] <= 1e-12).all()
         in_sample = os_fit.predict_survival(train, times)[name]
         assert not np.allclose(np.nan_to_num(oof), np.nan_to_num(in_sample))
-    at = os_fit.train_cv_survival_at([0.0, times[3], times[3] + 0.5])
+    at = os_fit.train_cv_survival_at([0.0, times[3], times[3] + 0.5, 1e6])
     np.testing.assert_array_equal(at["fusion"][:, 0], 1.0)
     np.testing.assert_array_equal(at["fusion"][:, 1], at["fusion"][:, 2])
     np.testing.assert_array_equal(at["fusion"][:, 1], os_fit.train_cv_survival["fusion"][:, 3])
+    assert np.isnan(at["fusion"][:, 3]).all()  # past the training follow-up
 
 
 def test_train_cv_is_out_of_fold(cohort, binary_fit):

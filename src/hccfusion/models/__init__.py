@@ -192,14 +192,17 @@ class FittedRecipe:
         return {name: survival_at(est, frame, times) for name, est in self.components.items()}
 
     def train_cv_survival_at(self, times) -> dict[str, np.ndarray]:
-        """Out-of-fold survival probabilities of the training patients at ``times``."""
+        """Out-of-fold survival probabilities of the training patients at ``times`` (1 before
+        the first training event, NaN past the training follow-up)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         idx = np.searchsorted(self.train_cv_times, times, side="right") - 1
+        follow_up = float(self.y_train[self.y_train.dtype.names[1]].max())
         out = {}
         for name, surv in self.train_cv_survival.items():
             vals = surv[:, np.clip(idx, 0, None)] if surv.shape[1] else np.ones((len(surv),
                                                                                 len(times)))
-            out[name] = np.where(idx[None, :] >= 0, vals, 1.0)
+            vals = np.where(idx[None, :] >= 0, vals, 1.0)
+            out[name] = np.where(times[None, :] > follow_up, np.nan, vals)
         return out
 
     @property

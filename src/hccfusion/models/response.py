@@ -36,7 +36,9 @@ def neg_log_loss(estimator, X, y) -> float:
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
+    # Tree ensembles give probabilities of exactly 0 or 1; clipping at 1e-3 (logit +-6.9) keeps
+    # one such patient from dominating the meta-classifier's fit.
+    p = np.clip(p, 1e-3, 1 - 1e-3)
     return np.log(p) - np.log1p(-p)
 
 
