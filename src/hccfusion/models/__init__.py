@@ -54,6 +54,7 @@ __all__ = [
     "LateFusionCox",
     "LearnerSearch",
     "build_components",
+    "component_pipeline",
     "fit_recipe",
     "model_seed",
 ]
@@ -196,7 +197,8 @@ class FittedRecipe:
         the first training event, NaN past the training follow-up)."""
         times = np.atleast_1d(np.asarray(times, dtype=float))
         idx = np.searchsorted(self.train_cv_times, times, side="right") - 1
-        follow_up = float(self.y_train[self.y_train.dtype.names[1]].max())
+        names = self.y_train.dtype.names
+        follow_up = float(self.y_train[names[1]].max()) if names and len(self.y_train) else np.inf
         out = {}
         for name, surv in self.train_cv_survival.items():
             vals = surv[:, np.clip(idx, 0, None)] if surv.shape[1] else np.ones((len(surv),

@@ -262,6 +262,10 @@ class LearnerSearch(BaseEstimator):
     random_state
         Seed of the folds.
 
+    A configuration whose fit fails in a fold (a solver error, too few events) is scored on the
+    other folds (``n_folds``); one that fails everywhere is never chosen. Learners are fitted
+    on float arrays (the column names are checked by the search itself).
+
     Attributes
     ----------
     cv_results_ : DataFrame
