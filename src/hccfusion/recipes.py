@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from hccfusion.cohort import assemble
-from hccfusion.evaluate import cohort_predictions, performance_rows
+from hccfusion.evaluate import COLUMNS, cohort_predictions, performance_rows
 from hccfusion.models import FittedRecipe, fit_recipe
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ def run_recipe(
     robust: list[str] | None = None,
     *,
     with_details: bool = False,
+    performance: bool = True,
 ):
     """Fit ``recipe`` for ``endpoint`` and return (performance rows, per-patient predictions).
 
@@ -85,7 +86,9 @@ def run_recipe(
 
     With ``with_details=True`` the return value is ``(performance, predictions, details)``,
     ``details`` a :class:`RecipeDetails` (algorithm comparison, selected features, fusion
-    weights, survival probabilities, the fitted recipe).
+    weights, survival probabilities, the fitted recipe). ``performance=False`` skips the
+    performance rows (an empty table with their columns; the bootstrap CIs of the C-indices take
+    about 20 s per survival endpoint) for callers that tabulate performance elsewhere.
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
     blocks = cfg["recipes"][recipe]["blocks"]
@@ -102,10 +105,13 @@ def run_recipe(
     if len(fitted.dropped):
         log.warning("%d training patients without %s outcome left out", len(fitted.dropped), endpoint)
     preds, targets, index = cohort_predictions(fitted, cohort, endpoint_cfg, with_index=True)
-    perf = performance_rows(
-        recipe, endpoint, endpoint_cfg, preds, targets,
-        n_boot=cfg["bootstrap"]["n"], seed=cfg["bootstrap"]["seed"],
-    )
+    if performance:
+        perf = performance_rows(
+            recipe, endpoint, endpoint_cfg, preds, targets,
+            n_boot=cfg["bootstrap"]["n"], seed=cfg["bootstrap"]["seed"],
+        )
+    else:
+        perf = pd.DataFrame(columns=COLUMNS)
     rows = [
         pd.DataFrame({"patient_id": np.asarray(index[name]), "cohort": name,
                       "component": component, "score": np.asarray(score, dtype=float)})
