@@ -22,7 +22,8 @@ if inp.robustness:
     report = pd.read_csv(inp.robustness[0], sep="\t")
     robust = list(report.feature[report.kept])
 _, predictions, details = run_recipe(
-    wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, with_details=True
+    wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, with_details=True,
+    performance=False,
 )
 fitted = details.fitted
 endpoint = cfg["endpoints"][wc.endpoint]
