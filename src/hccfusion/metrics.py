@@ -451,9 +451,25 @@ def td_auc_ci(
     return _td_frame(horizons, est, draws, alpha, time, event)
 
 
+#: IPCW weights are 1 / G(t); where the training censoring survival G falls below this, a few
+#: patients carry weights > 10 and the Brier score is no longer a usable estimate (NaN instead).
+MIN_CENSORING_SURVIVAL = 0.1
+
+
+def _censoring_ok(y_train, horizons) -> np.ndarray:
+    from sksurv.nonparametric import CensoringDistributionEstimator
+
+    horizons = np.asarray(horizons, dtype=float)
+    ok = horizons < y_train[y_train.dtype.names[1]].max()  # sksurv cannot extrapolate
+    if ok.any():
+        cens = CensoringDistributionEstimator().fit(y_train)
+        ok[ok] = cens.predict_proba(horizons[ok]) >= MIN_CENSORING_SURVIVAL
+    return ok
+
+
 def _brier(y_train, time, event, surv, horizons) -> np.ndarray:
     out = np.full(horizons.size, np.nan)
-    ok = _estimable(time, horizons)
+    ok = _estimable(time, horizons) & _censoring_ok(y_train, horizons)
     if ok.any() and event.any():  # sksurv refuses an all-censored (resampled) cohort
         y_test = Surv.from_arrays(event=event, time=time)
         try:
@@ -510,7 +526,7 @@ def brier_ci(
 
 
 def _ibs(y_train, time, event, surv, times) -> float:
-    if not _estimable(time, times).all() or not event.any():
+    if not (_estimable(time, times) & _censoring_ok(y_train, times)).all() or not event.any():
         return np.nan
     y_test = Surv.from_arrays(event=event, time=time)
     try:
