@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -9,6 +10,8 @@ import pandas as pd
 
 from hccfusion.cohort import Cohort, endpoint_target
 from hccfusion.metrics import auc_ci, cindex_ci, cindex_uno_ci
+
+log = logging.getLogger(__name__)
 
 COLUMNS = [
     "recipe", "component", "endpoint", "cohort", "metric",
@@ -233,11 +236,22 @@ def evaluate_predictions(
                 ).assign(cohort=cohort, component=comp))
                 continue
             surv = sub.loc[comp].loc[ids]
+            grid_cols = [c for c in surv.columns if c.startswith("surv_")]
+            values = surv[grid_cols].to_numpy(dtype=float)
+            if not (np.isfinite(values) & (values >= 0) & (values <= 1)).all():
+                # A survival probability outside [0, 1] is a model failure: report no
+                # probability-based number for this component rather than a meaningless one.
+                log.warning("%s %s %s %s: survival probabilities outside [0, 1]; Brier, IBS, "
+                            "calibration and decision curves left out", recipe, endpoint,
+                            cohort, comp)
+                surv = surv.assign(**{c: np.nan for c in grid_cols})
             td = td_auc_ci(train_y["time"], train_y["event"], y["time"], y["event"], score,
                            horizons, n_boot=n_boot, seed=seed, alpha=alpha)
             at_h = surv[[surv_column(h) for h in horizons]].to_numpy(dtype=float)
+            valid = bool(np.isfinite(at_h).all())
             br = brier_ci(train_y["time"], train_y["event"], y["time"], y["event"], at_h,
-                          horizons, n_boot=n_boot, seed=seed, alpha=alpha)
+                          horizons, n_boot=n_boot, seed=seed, alpha=alpha) if valid else (
+                td.assign(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan))
             for name, table in (("tdauc", td), ("brier", br)):
                 for r in table.itertuples():
                     extra.append(_row(rbase, f"{name}_{r.horizon:g}m",
@@ -248,9 +262,9 @@ def evaluate_predictions(
             ibs = (ibs_ci(train_y["time"], train_y["event"], y["time"], y["event"],
                           surv[[surv_column(m) for m in g]].to_numpy(dtype=float), g,
                           n_boot=n_boot, seed=seed, alpha=alpha)
-                   if len(g) >= 2 else (np.nan, np.nan, np.nan))
+                   if len(g) >= 2 and valid else (np.nan, np.nan, np.nan))
             extra.append(_row(rbase, "ibs", ibs, n_events))
-            for h in horizons:
+            for h in horizons if valid else ():
                 s_h = surv[surv_column(h)].to_numpy(dtype=float)
                 curves.append(cal.survival_calibration_curve(
                     y["time"], y["event"], s_h, h, n_groups=5, alpha=alpha
@@ -262,6 +276,8 @@ def evaluate_predictions(
             for h in horizons:
                 risks = {c: 1.0 - sub.loc[c].loc[ids, surv_column(h)].to_numpy(dtype=float)
                          for c in components}
+                risks = {c: r for c, r in risks.items()
+                         if np.isfinite(r).all() and ((r >= 0) & (r <= 1)).all()}
                 decisions.append(survival_decision_curve(y["time"], y["event"], risks, h)
                                  .assign(cohort=cohort, horizon=h))
         else:
