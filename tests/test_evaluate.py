@@ -122,3 +122,25 @@ def test_binary_tables():
     curve = tables["calibration"]
     assert set(curve.component) == {"fusion", "clinical"} and curve.horizon.isna().all()
     assert set(tables["decision"].cohort) == {"train_cv", "internal", "external"}
+
+
+def test_invalid_survival_probabilities_give_no_probability_based_numbers(whas):
+    """A component whose survival probabilities leave [0, 1] in a cohort gets NaN Brier and
+    IBS and no calibration or decision curve there; its C-index and the other components stay."""
+    predictions, outcomes = whas
+    broken = predictions.copy()
+    rows = (broken.component == "radiomics") & (broken.cohort == "external")
+    broken.loc[rows, surv_column(12)] = 1.4
+    tables = evaluate_predictions("PRIME-S", "os", "survival", broken, outcomes,
+                                  n_boot=50, seed=3)
+    perf = tables["performance"].set_index(["cohort", "component", "metric"]).estimate
+    assert np.isnan(perf["external", "radiomics", "brier_12m"])
+    assert np.isnan(perf["external", "radiomics", "ibs"])
+    assert np.isfinite(perf["external", "radiomics", "cindex"])
+    assert np.isfinite(perf["external", "fusion", "brier_12m"])
+    assert np.isfinite(perf["internal", "radiomics", "brier_12m"])
+    cal = tables["calibration"]
+    assert cal[(cal.cohort == "external") & (cal.component == "radiomics")].empty
+    dca = tables["decision"]
+    assert "radiomics" not in set(dca[dca.cohort == "external"].model)
+    assert "radiomics" in set(dca[dca.cohort == "internal"].model)

@@ -330,3 +330,23 @@ def test_cindex_compare_close_scores_not_significant_and_undefined():
     diff, lo, hi, p = cindex_compare(t, e, risk, jitter, n_boot=200, seed=0)
     assert lo < 0 < hi and p > 0.05
     assert all(np.isnan(cindex_compare(t[:10], np.zeros(10), risk[:10], jitter[:10], n_boot=5)))
+
+
+def test_brier_not_reported_where_training_censoring_survival_is_low(monkeypatch):
+    """Heavy training censoring: G(t) falls below 0.1 late in follow-up. There IPCW weights
+    exceed 10, so the Brier score is NaN; the guard, not the data, is what makes it NaN."""
+    import hccfusion.metrics as metrics
+
+    rng = np.random.default_rng(4)
+    n = 300
+    t_tr = rng.uniform(1, 100, n)
+    e_tr = rng.uniform(size=n) < 0.05  # 95 % censored: G(95) ~ 0.1 or less
+    t_te = rng.uniform(1, 100, n)
+    e_te = rng.uniform(size=n) < 0.5
+    surv = np.column_stack([np.full(n, 0.8), np.full(n, 0.5)])
+    table = brier_ci(t_tr, e_tr, t_te, e_te, surv, [30, 95], n_boot=20, seed=0)
+    assert np.isfinite(table.estimate[0]) and np.isnan(table.estimate[1])
+    assert np.isnan(ibs_ci(t_tr, e_tr, t_te, e_te, surv, [30, 95], n_boot=20)[0])
+    monkeypatch.setattr(metrics, "MIN_CENSORING_SURVIVAL", 0.0)
+    unguarded = brier_ci(t_tr, e_tr, t_te, e_te, surv, [30, 95], n_boot=20, seed=0)
+    assert np.isfinite(unguarded.estimate[1])

@@ -23,7 +23,8 @@ from scipy import stats
 from statsmodels.nonparametric.smoothers_lowess import lowess
 from statsmodels.stats.proportion import proportion_confint
 
-from hccfusion.metrics import MIN_PATIENTS
+# One cleaning of survival inputs (complete rows, boolean events) for every metric module.
+from hccfusion.metrics import MIN_PATIENTS, _survival_inputs
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -271,14 +272,6 @@ def binary_calibration_summary(
 
 
 # --- survival at a fixed horizon -------------------------------------------------------------
-
-
-def _survival_inputs(time, event, surv_prob):
-    time = np.asarray(time, dtype=float).ravel()
-    event = np.asarray(event, dtype=float).ravel()
-    surv = np.asarray(surv_prob, dtype=float).ravel()
-    ok = np.isfinite(time) & np.isfinite(event) & np.isfinite(surv)
-    return time[ok], event[ok].astype(bool), surv[ok]
 
 
 def _truncate(time, event, horizon):

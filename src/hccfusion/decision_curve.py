@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sksurv.nonparametric import kaplan_meier_estimator
 
-from hccfusion.metrics import _bootstrap_draws, _percentile
+from hccfusion.metrics import _bootstrap_draws, _percentile, _survival_inputs
 
 __all__ = [
     "COLUMNS",
@@ -124,14 +124,6 @@ def survival_net_benefit(time, event, risk, horizon: float, thresholds=None) -> 
     if time.size == 0:
         return np.full(pt.size, np.nan)
     return _survival_nb(time, event, risk, float(horizon), pt)
-
-
-def _survival_inputs(time, event, risk):
-    time = np.asarray(time, dtype=float).ravel()
-    event = np.asarray(event, dtype=float).ravel()
-    risk = np.asarray(risk, dtype=float).ravel()
-    ok = np.isfinite(time) & np.isfinite(event) & np.isfinite(risk)
-    return time[ok], event[ok].astype(bool), risk[ok]
 
 
 def _curves(

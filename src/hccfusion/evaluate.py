@@ -168,150 +168,164 @@ def evaluate_predictions(
     bootstrap C-index difference, with p), ``calibration`` (grouped curves; survival per horizon),
     ``calibration_summary`` and ``decision`` (net benefit; survival at each horizon).
     """
-    from hccfusion import calibration as cal
     from hccfusion.decision_curve import decision_curve, survival_decision_curve
-    from hccfusion.metrics import (
-        auc_compare,
-        brier_ci,
-        cindex_compare,
-        ibs_ci,
-        td_auc_ci,
-    )
 
     cohorts = [c for c in COHORT_ORDER if c in set(predictions.cohort)]
     cohorts += [c for c in dict.fromkeys(predictions.cohort) if c not in cohorts]
     scores = {c: predictions[predictions.cohort == c].pivot(
         index="patient_id", columns="component", values="score") for c in cohorts}
-    components = [c for c in dict.fromkeys(predictions.component)]
+    components = list(dict.fromkeys(predictions.component))
     survival = kind == "survival"
     targets, preds = {}, {}
     for cohort in cohorts:
-        ids = scores[cohort].index
-        out = outcomes.loc[ids]
+        out = outcomes.loc[scores[cohort].index]
         targets[cohort] = (
             np.array(list(zip(out.event.astype(bool), out.time.astype(float), strict=True)),
                      dtype=[("event", bool), ("time", float)])
             if survival else out.y.to_numpy(dtype=int)
         )
         preds[cohort] = {c: scores[cohort][c].to_numpy(dtype=float) for c in components}
-    endpoint_cfg = {"type": kind}
     train_y = targets.get("train_cv")
-    perf = [performance_rows(recipe, endpoint, endpoint_cfg, preds, targets, n_boot=n_boot,
-                             seed=seed, alpha=alpha, train_y=train_y)]
+    boot = {"n_boot": n_boot, "seed": seed, "alpha": alpha}
+    perf = [performance_rows(recipe, endpoint, {"type": kind}, preds, targets, train_y=train_y,
+                             **boot)]
     extra, comparisons, curves, summaries, decisions = [], [], [], [], []
-    grid = [m for m in range(1, int(max(horizons)) + 1)] if survival else []
     for cohort in cohorts:
         y = targets[cohort]
         ids = scores[cohort].index
-        sub = predictions[predictions.cohort == cohort].set_index(["component", "patient_id"])
-        n = int(len(y))
         n_events = int(y["event"].sum()) if survival else int(y.sum())
-        base = {"recipe": recipe, "endpoint": endpoint, "cohort": cohort, "n": n}
-        for a, b in _comparison_pairs(components):
-            if survival:
-                est = cindex_compare(y["time"], y["event"], preds[cohort][a], preds[cohort][b],
-                                     n_boot=n_boot, seed=seed, alpha=alpha)
-                metric = "cindex"
-            else:
-                est = auc_compare(y, preds[cohort][a], preds[cohort][b], alpha=alpha)
-                metric = "auc"
-            comparisons.append({**base, "component": a, "reference": b, "metric": metric,
-                                "n_events": n_events,
-                                **dict(zip(("difference", "ci_lower", "ci_upper", "p"), est,
-                                           strict=True))})
+        base = {"recipe": recipe, "endpoint": endpoint, "cohort": cohort, "n": int(len(y))}
+        comparisons += _comparison_rows(base, y, preds[cohort], n_events, survival, **boot)
+        if not survival:
+            for comp in components:
+                rows, curve, summary = _binary_component(
+                    {**base, "component": comp}, y, preds[cohort][comp], n_events,
+                    calibration_groups, **boot)
+                extra += rows
+                curves.append(curve)
+                summaries.append(summary)
+            decisions.append(decision_curve(y, preds[cohort]).assign(cohort=cohort,
+                                                                     horizon=np.nan))
+            continue
+        sub = predictions[predictions.cohort == cohort].set_index(["component", "patient_id"])
+        valid = {}
         for comp in components:
-            rbase = {**base, "component": comp}
-            score = preds[cohort][comp]
-            if not survival:
-                extra.append(_row(rbase, "brier", _binary_brier_ci(y, score, n_boot, seed, alpha),
-                                  n_events))
-                for metric, fn in (("calibration_intercept", cal.calibration_intercept),
-                                   ("calibration_slope", cal.calibration_slope)):
-                    extra.append(_row(rbase, metric, fn(y, score, alpha=alpha), n_events))
-                curve = cal.binary_calibration_curve(y, score, n_groups=calibration_groups,
-                                                     alpha=alpha)
-                curves.append(curve.assign(cohort=cohort, component=comp, horizon=np.nan))
-                summaries.append(cal.binary_calibration_summary(
-                    y, score, n_groups=calibration_groups, alpha=alpha
-                ).assign(cohort=cohort, component=comp))
-                continue
-            surv = sub.loc[comp].loc[ids]
-            grid_cols = [c for c in surv.columns if c.startswith("surv_")]
-            values = surv[grid_cols].to_numpy(dtype=float)
-            if not (np.isfinite(values) & (values >= 0) & (values <= 1)).all():
+            surv = sub.loc[comp].loc[ids].filter(like="surv_")
+            valid[comp] = _valid_probabilities(surv)
+            if not valid[comp]:
                 # A survival probability outside [0, 1] is a model failure: report no
                 # probability-based number for this component rather than a meaningless one.
                 log.warning("%s %s %s %s: survival probabilities outside [0, 1]; Brier, IBS, "
                             "calibration and decision curves left out", recipe, endpoint,
                             cohort, comp)
-                surv = surv.assign(**{c: np.nan for c in grid_cols})
-            td = td_auc_ci(train_y["time"], train_y["event"], y["time"], y["event"], score,
-                           horizons, n_boot=n_boot, seed=seed, alpha=alpha)
-            at_h = surv[[surv_column(h) for h in horizons]].to_numpy(dtype=float)
-            valid = bool(np.isfinite(at_h).all())
-            br = brier_ci(train_y["time"], train_y["event"], y["time"], y["event"], at_h,
-                          horizons, n_boot=n_boot, seed=seed, alpha=alpha) if valid else (
-                td.assign(estimate=np.nan, ci_lower=np.nan, ci_upper=np.nan))
-            for name, table in (("tdauc", td), ("brier", br)):
-                for r in table.itertuples():
-                    extra.append(_row(rbase, f"{name}_{r.horizon:g}m",
-                                      (r.estimate, r.ci_lower, r.ci_upper), n_events))
-            # IBS over the monthly grid, up to the last month inside both follow-ups.
-            end = min(float(y["time"].max()), float(train_y["time"].max()))
-            g = [m for m in grid if m < end]
-            ibs = (ibs_ci(train_y["time"], train_y["event"], y["time"], y["event"],
-                          surv[[surv_column(m) for m in g]].to_numpy(dtype=float), g,
-                          n_boot=n_boot, seed=seed, alpha=alpha)
-                   if len(g) >= 2 and valid else (np.nan, np.nan, np.nan))
-            extra.append(_row(rbase, "ibs", ibs, n_events))
-            for h in horizons if valid else ():
-                s_h = surv[surv_column(h)].to_numpy(dtype=float)
-                curves.append(cal.survival_calibration_curve(
-                    y["time"], y["event"], s_h, h, n_groups=5, alpha=alpha
-                ).assign(cohort=cohort, component=comp, horizon=h))
-                summaries.append(cal.survival_calibration_summary(
-                    y["time"], y["event"], s_h, h, alpha=alpha
-                ).assign(cohort=cohort, component=comp))
-        if survival:
-            for h in horizons:
-                risks = {c: 1.0 - sub.loc[c].loc[ids, surv_column(h)].to_numpy(dtype=float)
-                         for c in components}
-                risks = {c: r for c, r in risks.items()
-                         if np.isfinite(r).all() and ((r >= 0) & (r <= 1)).all()}
-                decisions.append(survival_decision_curve(y["time"], y["event"], risks, h)
-                                 .assign(cohort=cohort, horizon=h))
-        else:
-            decisions.append(decision_curve(y, preds[cohort]).assign(cohort=cohort,
-                                                                     horizon=np.nan))
+            rows, comp_curves, comp_summaries = _survival_component(
+                {**base, "component": comp}, y, train_y, preds[cohort][comp],
+                surv if valid[comp] else None, n_events, horizons, **boot)
+            extra += rows
+            curves += comp_curves
+            summaries += comp_summaries
+        for h in horizons:
+            risks = {c: 1.0 - sub.loc[c].loc[ids, surv_column(h)].to_numpy(dtype=float)
+                     for c in components if valid[c]}
+            decisions.append(survival_decision_curve(y["time"], y["event"], risks, h)
+                             .assign(cohort=cohort, horizon=h))
     perf.append(pd.DataFrame(extra, columns=COLUMNS))
     performance = pd.concat([p for p in perf if len(p)], ignore_index=True)
     tag = {"recipe": recipe, "endpoint": endpoint}
+
+    def tagged(frames):
+        return pd.concat(frames, ignore_index=True).assign(**tag) if frames else pd.DataFrame()
+
     return {
         "performance": performance[COLUMNS],
         "comparisons": pd.DataFrame(comparisons, columns=COMPARISON_COLUMNS),
-        "calibration": pd.concat(curves, ignore_index=True).assign(**tag) if curves
-        else pd.DataFrame(),
-        "calibration_summary": pd.concat(summaries, ignore_index=True).assign(**tag)
-        if summaries else pd.DataFrame(),
-        "decision": pd.concat(decisions, ignore_index=True).assign(**tag) if decisions
-        else pd.DataFrame(),
+        "calibration": tagged(curves),
+        "calibration_summary": tagged(summaries),
+        "decision": tagged(decisions),
     }
 
 
-def _binary_brier_ci(y, prob, n_boot: int, seed: int, alpha: float):
-    """Brier score of probabilities (Brier 1950) with a percentile bootstrap CI."""
-    from hccfusion.metrics import _bootstrap
+def _valid_probabilities(values) -> bool:
+    values = np.asarray(values, dtype=float)
+    return bool((np.isfinite(values) & (values >= 0) & (values <= 1)).all())
 
-    y = np.asarray(y, dtype=float)
-    prob = np.asarray(prob, dtype=float)
-    ok = np.isfinite(y) & np.isfinite(prob)
-    y, prob = y[ok], prob[ok]
-    if y.size < 5:
-        return (np.nan, np.nan, np.nan)
-    est = float(np.mean((prob - y) ** 2))
-    lo, hi = _bootstrap(lambda i: float(np.mean((prob[i] - y[i]) ** 2)), y.size, n_boot, seed,
-                        alpha)
-    return est, lo, hi
+
+def _comparison_rows(base: Mapping, y, scores: Mapping, n_events: int, survival: bool, *,
+                     n_boot: int, seed: int, alpha: float) -> list[dict]:
+    """Paired comparisons of one cohort: DeLong AUC difference (binary) or paired-bootstrap
+    Harrell C difference (survival), with CI and p."""
+    from hccfusion.metrics import auc_compare, cindex_compare
+
+    rows = []
+    for a, b in _comparison_pairs(list(scores)):
+        if survival:
+            est = cindex_compare(y["time"], y["event"], scores[a], scores[b], n_boot=n_boot,
+                                 seed=seed, alpha=alpha)
+        else:
+            est = auc_compare(y, scores[a], scores[b], alpha=alpha)
+        rows.append({**base, "component": a, "reference": b,
+                     "metric": "cindex" if survival else "auc", "n_events": n_events,
+                     **dict(zip(("difference", "ci_lower", "ci_upper", "p"), est, strict=True))})
+    return rows
+
+
+def _binary_component(rbase: Mapping, y, prob, n_events: int, groups: int, *, n_boot: int,
+                      seed: int, alpha: float):
+    """Brier score and calibration of one component's probabilities in one cohort."""
+    from hccfusion import calibration as cal
+    from hccfusion.metrics import brier_binary_ci
+
+    rows = [_row(rbase, "brier", brier_binary_ci(y, prob, n_boot, seed, alpha), n_events)]
+    rows += [_row(rbase, metric, fn(y, prob, alpha=alpha), n_events)
+             for metric, fn in (("calibration_intercept", cal.calibration_intercept),
+                                ("calibration_slope", cal.calibration_slope))]
+    where = {"cohort": rbase["cohort"], "component": rbase["component"]}
+    curve = cal.binary_calibration_curve(y, prob, n_groups=groups, alpha=alpha)
+    summary = cal.binary_calibration_summary(y, prob, n_groups=groups, alpha=alpha)
+    return rows, curve.assign(**where, horizon=np.nan), summary.assign(**where)
+
+
+def _survival_component(rbase: Mapping, y, train_y, risk, surv: pd.DataFrame | None,
+                        n_events: int, horizons: Sequence[float], *, n_boot: int, seed: int,
+                        alpha: float):
+    """Time-dependent AUC, Brier score, IBS and calibration of one component in one cohort.
+
+    ``surv`` holds the ``surv_<m>m`` columns; ``None`` (invalid probabilities) leaves every
+    probability-based estimate NaN. The IBS integrates the monthly grid up to the last month
+    inside both the evaluated and the training follow-up.
+    """
+    from hccfusion import calibration as cal
+    from hccfusion.metrics import brier_ci, ibs_ci, td_auc_ci
+
+    ipcw = (train_y["time"], train_y["event"], y["time"], y["event"])
+    boot = {"n_boot": n_boot, "seed": seed, "alpha": alpha}
+    tables = {"tdauc": td_auc_ci(*ipcw, risk, horizons, **boot)}
+    nan3 = (np.nan, np.nan, np.nan)
+    if surv is None:
+        tables["brier"] = tables["tdauc"].assign(estimate=np.nan, ci_lower=np.nan,
+                                                 ci_upper=np.nan)
+        ibs = nan3
+    else:
+        at_h = surv[[surv_column(h) for h in horizons]].to_numpy(dtype=float)
+        tables["brier"] = brier_ci(*ipcw, at_h, horizons, **boot)
+        end = min(float(y["time"].max()), float(train_y["time"].max()))
+        grid = [m for m in range(1, int(max(horizons)) + 1) if m < end]
+        ibs = (ibs_ci(*ipcw, surv[[surv_column(m) for m in grid]].to_numpy(dtype=float), grid,
+                      **boot) if len(grid) >= 2 else nan3)
+    rows = [_row(rbase, f"{name}_{r.horizon:g}m", (r.estimate, r.ci_lower, r.ci_upper), n_events)
+            for name, table in tables.items() for r in table.itertuples()]
+    rows.append(_row(rbase, "ibs", ibs, n_events))
+    if surv is None:
+        return rows, [], []
+    where = {"cohort": rbase["cohort"], "component": rbase["component"]}
+    curves, summaries = [], []
+    for h in horizons:
+        s_h = surv[surv_column(h)].to_numpy(dtype=float)
+        curves.append(cal.survival_calibration_curve(y["time"], y["event"], s_h, h, n_groups=5,
+                                                     alpha=alpha).assign(**where, horizon=h))
+        summaries.append(cal.survival_calibration_summary(y["time"], y["event"], s_h, h,
+                                                          alpha=alpha).assign(**where))
+    return rows, curves, summaries
 
 
 def monthly_survival(survival: pd.DataFrame, horizons_months: Sequence[float],

@@ -138,6 +138,19 @@ def auc_compare(y, score_a, score_b, alpha: float = 0.05) -> tuple[float, float,
     return diff, diff - half, diff + half, _two_sided_p(diff, var)
 
 
+def brier_binary_ci(y, prob, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
+                    ) -> tuple[float, float, float]:
+    """Brier score of predicted probabilities for a binary outcome (Brier 1950), with a
+    percentile bootstrap CI. NaN triple with fewer than :data:`MIN_PATIENTS` patients."""
+    y, prob = _binary_inputs(y, prob)
+    if y.size < MIN_PATIENTS:
+        return _NAN3
+    est = float(np.mean((prob - y) ** 2))
+    lo, hi = _bootstrap(lambda i: float(np.mean((prob[i] - y[i]) ** 2)), y.size, n_boot, seed,
+                        alpha)
+    return est, lo, hi
+
+
 # --- concordance ------------------------------------------------------------------------------
 
 
@@ -438,13 +451,23 @@ def td_auc_ci(
     y_train, time, event, risk = _ipcw_inputs(
         train_time, train_event, time, event, risk, horizons.size
     )
+    return _per_horizon_ci(
+        lambda t, e, p: _tdauc(y_train, t, e, p, horizons),
+        y_train, time, event, risk, horizons, n_boot, seed, alpha,
+    )
+
+
+def _per_horizon_ci(statistic, y_train, time, event, pred, horizons, n_boot, seed, alpha):
+    """Estimate and percentile bootstrap CI per horizon of ``statistic(time, event, pred)``
+    (one value per horizon), as the rows of :func:`_td_frame`; only evaluated patients are
+    resampled. All NaN without enough training or evaluated patients."""
     if y_train is None or time.size < MIN_PATIENTS:
         est = np.full(horizons.size, np.nan)
         return _td_frame(horizons, est, np.empty((0, horizons.size)), alpha, time, event)
-    est = _tdauc(y_train, time, event, risk, horizons)
+    est = statistic(time, event, pred)
     if np.isfinite(est).any():
         draws = _bootstrap_draws(
-            lambda i: _tdauc(y_train, time[i], event[i], risk[i], horizons), time.size, n_boot, seed
+            lambda i: statistic(time[i], event[i], pred[i]), time.size, n_boot, seed
         ).reshape(-1, horizons.size)
     else:
         draws = np.empty((0, horizons.size))
@@ -457,19 +480,21 @@ MIN_CENSORING_SURVIVAL = 0.1
 
 
 def _censoring_ok(y_train, horizons) -> np.ndarray:
+    """Horizons at which the training censoring survival G(t) is at least
+    :data:`MIN_CENSORING_SURVIVAL` (it depends on training patients only: computed once, not per
+    bootstrap resample)."""
     from sksurv.nonparametric import CensoringDistributionEstimator
 
-    horizons = np.asarray(horizons, dtype=float)
-    ok = horizons < y_train[y_train.dtype.names[1]].max()  # sksurv cannot extrapolate
+    ok = horizons < y_train["time"].max()  # sksurv cannot extrapolate
     if ok.any():
         cens = CensoringDistributionEstimator().fit(y_train)
         ok[ok] = cens.predict_proba(horizons[ok]) >= MIN_CENSORING_SURVIVAL
     return ok
 
 
-def _brier(y_train, time, event, surv, horizons) -> np.ndarray:
+def _brier(y_train, time, event, surv, horizons, usable) -> np.ndarray:
     out = np.full(horizons.size, np.nan)
-    ok = _estimable(time, horizons) & _censoring_ok(y_train, horizons)
+    ok = _estimable(time, horizons) & usable
     if ok.any() and event.any():  # sksurv refuses an all-censored (resampled) cohort
         y_test = Surv.from_arrays(event=event, time=time)
         try:
@@ -512,21 +537,15 @@ def brier_ci(
     y_train, time, event, surv = _ipcw_inputs(
         train_time, train_event, time, event, surv_prob, horizons.size
     )
-    if y_train is None or time.size < MIN_PATIENTS:
-        est = np.full(horizons.size, np.nan)
-        return _td_frame(horizons, est, np.empty((0, horizons.size)), alpha, time, event)
-    est = _brier(y_train, time, event, surv, horizons)
-    if np.isfinite(est).any():
-        draws = _bootstrap_draws(
-            lambda i: _brier(y_train, time[i], event[i], surv[i], horizons), time.size, n_boot, seed
-        ).reshape(-1, horizons.size)
-    else:
-        draws = np.empty((0, horizons.size))
-    return _td_frame(horizons, est, draws, alpha, time, event)
+    usable = _censoring_ok(y_train, horizons) if y_train is not None else None
+    return _per_horizon_ci(
+        lambda t, e, p: _brier(y_train, t, e, p, horizons, usable),
+        y_train, time, event, surv, horizons, n_boot, seed, alpha,
+    )
 
 
 def _ibs(y_train, time, event, surv, times) -> float:
-    if not (_estimable(time, times) & _censoring_ok(y_train, times)).all() or not event.any():
+    if not _estimable(time, times).all() or not event.any():
         return np.nan
     y_test = Surv.from_arrays(event=event, time=time)
     try:
@@ -568,7 +587,7 @@ def ibs_ci(
     y_train, time, event, surv = _ipcw_inputs(
         train_time, train_event, time, event, surv_prob, times.size
     )
-    if y_train is None or time.size < MIN_PATIENTS:
+    if y_train is None or time.size < MIN_PATIENTS or not _censoring_ok(y_train, times).all():
         return _NAN3
     est = _ibs(y_train, time, event, surv, times)
     if not np.isfinite(est):

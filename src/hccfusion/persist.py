@@ -47,6 +47,7 @@ import pandas as pd
 
 from hccfusion import __version__
 from hccfusion.errors import HccfusionError, TableError
+from hccfusion.timeunits import from_months
 
 __all__ = [
     "HORIZONS_MONTHS",
@@ -70,10 +71,6 @@ MANIFEST = "manifest.json"
 FORMAT = "hccfusion-models"
 FORMAT_VERSION = 1
 HORIZONS_MONTHS = (6, 12, 24, 36)
-DAYS_PER_MONTH = 365.25 / 12
-_UNIT_PER_MONTH = {"days": DAYS_PER_MONTH, "weeks": DAYS_PER_MONTH / 7, "months": 1.0,
-                   "years": 1 / 12}
-
 #: Modules (and their submodules) whose types a model file may contain.
 TRUSTED_MODULES = (
     "numpy",
@@ -392,11 +389,9 @@ def save_models(
     """
     from hccfusion.models import model_seed
 
-    if time_unit not in _UNIT_PER_MONTH:
-        raise ValueError(f"time_unit must be one of {sorted(_UNIT_PER_MONTH)}, got {time_unit!r}")
     directory = Path(directory)
     horizons = [float(m) for m in horizons_months]
-    times = [m * _UNIT_PER_MONTH[time_unit] for m in horizons]
+    times = [float(from_months(m, time_unit)) for m in horizons]
     files: dict[str, bytes] = {}
     models = []
     for key in sorted(fitted_by_key):

@@ -17,12 +17,10 @@ import pandas as pd
 from hccfusion.cohort import assemble
 from hccfusion.evaluate import COLUMNS, cohort_predictions, performance_rows
 from hccfusion.models import FittedRecipe, fit_recipe
+from hccfusion.timeunits import from_months
 
 log = logging.getLogger(__name__)
 
-DAYS_PER_MONTH = 365.25 / 12
-_UNIT_PER_MONTH = {"days": DAYS_PER_MONTH, "weeks": DAYS_PER_MONTH / 7, "months": 1.0,
-                   "years": 1 / 12}
 
 
 @dataclass
@@ -47,7 +45,8 @@ class RecipeDetails:
       integrated Brier scores). ``train_cv`` rows are out of fold. NaN past a model's training
       follow-up.
 
-    ``fitted`` is the :class:`~hccfusion.models.FittedRecipe` itself.
+    ``fitted`` is the :class:`~hccfusion.models.FittedRecipe` itself and ``training`` the rows
+    of the assembled cohort it was fitted on (for frozen cut-offs and the training-data hash).
     """
 
     fitted: FittedRecipe
@@ -55,6 +54,7 @@ class RecipeDetails:
     selected_features: pd.DataFrame
     fusion_weights: pd.DataFrame
     survival: pd.DataFrame
+    training: pd.DataFrame
 
 
 def model_config(cfg: Mapping) -> dict:
@@ -140,9 +140,8 @@ def survival_times(fitted: FittedRecipe, cfg: Mapping) -> tuple[np.ndarray, np.n
     times (``horizon_months`` NaN for those)."""
     ev = cfg.get("evaluation") or {}
     months = np.asarray(ev.get("horizons_months", (6, 12, 24, 36)), dtype=float)
-    unit = _UNIT_PER_MONTH[ev.get("time_unit", "days")]
     events = np.asarray(fitted.train_cv_times, dtype=float)
-    times = np.concatenate([months * unit, events])
+    times = np.concatenate([from_months(months, ev.get("time_unit", "days")), events])
     return times, np.concatenate([months, np.full(len(events), np.nan)])
 
 
@@ -184,4 +183,5 @@ def recipe_details(recipe: str, endpoint: str, fitted: FittedRecipe, cohort,
                 }))
     survival = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return RecipeDetails(fitted=fitted, algorithm_scores=scores, selected_features=selected,
-                         fusion_weights=weights, survival=_head(survival, recipe, endpoint))
+                         fusion_weights=weights, survival=_head(survival, recipe, endpoint),
+                         training=cohort.data.loc[fitted.train_index])

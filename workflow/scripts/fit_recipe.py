@@ -5,12 +5,10 @@ import numpy as np
 import pandas as pd
 
 from hccfusion import runlog
-from hccfusion.cohort import assemble
 from hccfusion.evaluate import monthly_survival
-from hccfusion.persist import save_models, table_sha256
+from hccfusion.persist import median_cutoffs, save_models, table_sha256
 from hccfusion.recipes import run_recipe
 from hccfusion.sheets import load_clinical
-from hccfusion.stratify import risk_cutoff
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
@@ -34,19 +32,16 @@ if endpoint["type"] == "survival":
 predictions.to_csv(out.predictions, sep="\t", index=False, float_format="%.8g")
 
 # Frozen cut-offs, from training patients only: the final models' median training score (for
-# internal, external and new patients) and the out-of-fold median (for the train_cv groups).
-keep = [c for c in radiomics.columns if robust is None or c == "patient_id" or c in set(robust)]
-cohort = assemble(clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True),
-                  radiomics[keep], split)
-train = cohort.data.loc[fitted.train_index]
-apparent = {name: risk_cutoff(s) for name, s in fitted.predict(train).items()}
+# internal, external and new patients) and the out-of-fold median (for the train_cv groups;
+# pandas' median skips a patient a fold model could not score).
+apparent = median_cutoffs(fitted, details.training)
 oof = predictions[predictions.cohort == "train_cv"].groupby("component").score.median()
 cutoffs = pd.DataFrame({"component": list(apparent), "cutoff": list(apparent.values()),
                         "cutoff_train_cv": [oof.get(c, np.nan) for c in apparent]})
 cutoffs.to_csv(out.cutoffs, sep="\t", index=False, float_format="%.10g")
 save_models(out.models, {(wc.recipe, wc.endpoint): fitted},
             cutoffs={(wc.recipe, wc.endpoint): apparent},
-            training_data_hash=table_sha256(train), config=cfg,
+            training_data_hash=table_sha256(details.training), config=cfg,
             time_unit=cfg["evaluation"]["time_unit"],
             horizons_months=cfg["evaluation"]["horizons_months"])
 details.algorithm_scores.to_csv(out.algorithms, sep="\t", index=False, float_format="%.6g")
