@@ -261,3 +261,18 @@ def test_per_lesion_features_are_volume_weighted(lung1, fast_params):
                   preprocessing=prep, per_lesion=True, prefix="venous_")
     assert one["venous_original_lesions_Count"] == 1
     assert one["venous_original_firstorder_Mean"] == singles[0]["original_firstorder_Mean"]
+
+
+def test_mask_vanishing_on_the_extraction_grid_is_a_patient_input_error(lung1, fast_params):
+    """A one-voxel lesion on 5 mm slices resampled to 8 mm: a PatientInputError naming the
+    setting, which the workflow turns into patient, phase and file (or an exclusion)."""
+    from hccfusion.errors import PatientInputError
+
+    image, mask = lung1
+    arr = np.zeros(sitk.GetArrayViewFromImage(mask).shape, np.uint8)
+    idx = tuple(np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)[0])
+    arr[idx] = 1
+    speck = sitk.GetImageFromArray(arr)
+    speck.CopyInformation(mask)
+    with pytest.raises(PatientInputError, match="radiomics.spacing_mm"):
+        extract(image, speck, fast_params, preprocessing={"spacing_mm": [8.0, 8.0, 8.0]})

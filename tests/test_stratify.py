@@ -420,3 +420,21 @@ def test_lr_interaction_matches_chi2_of_log_likelihoods():
     ll_r = CoxPHFitter().fit(base, "T", "E").log_likelihood_
     ll_f = CoxPHFitter().fit(full, "T", "E").log_likelihood_
     assert table["p_interaction"].iloc[0] == pytest.approx(stats.chi2.sf(2 * (ll_f - ll_r), 2))
+
+
+def test_subgroups_from_config_cut_on_training_patients_only():
+    from hccfusion.stratify import subgroups_from_config
+
+    clinical = pd.DataFrame({"size": [1.0, 2.0, 3.0, 100.0, 200.0],
+                             "tx": ["TACE", "HAIC", "TACE+HAIC", "TACE", "HAIC"]},
+                            index=["A1", "A2", "A3", "B1", "B2"])
+    specs = {"burden": {"column": "size", "cut": "training_median"},
+             "age": {"column": "age", "cut": 65},
+             "regimen": {"column": "tx", "recode": {"TACE": "mono", "HAIC": "mono",
+                                                   "TACE+HAIC": "combination"}}}
+    subgroups, absent = subgroups_from_config(specs, clinical, ["A1", "A2", "A3"])
+    # The validation patients' huge sizes do not move the cut.
+    assert subgroups["burden"].cut == 2.0
+    assert absent == ["age (column 'age')"]
+    levels, order = subgroups["regimen"].levels(clinical)
+    assert order == ["mono", "combination"] and levels["A3"] == "combination"

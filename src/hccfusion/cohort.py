@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 from sksurv.util import Surv
 
+from hccfusion.errors import id_mismatch, name_list
+
 log = logging.getLogger(__name__)
 
 _MAX_NAMED = 20
@@ -18,9 +20,7 @@ _ID_COLUMNS = ("patient_id", "center", "cohort")
 
 
 def _names(values: Iterable) -> str:
-    values = [str(v) for v in values]
-    more = f" (and {len(values) - _MAX_NAMED} more)" if len(values) > _MAX_NAMED else ""
-    return ", ".join(values[:_MAX_NAMED]) + more
+    return name_list(values, _MAX_NAMED)
 
 
 def _check_unique(ids: pd.Series, table: str) -> None:
@@ -112,18 +112,11 @@ def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFram
     if "cohort" not in split.columns:
         raise ValueError("split table has no 'cohort' column")
 
-    ref = set(ids["clinical"])
     for name in ("radiomics", "split"):
-        other = set(ids[name])
-        only_clin = sorted(ref - other)
-        only_other = sorted(other - ref)
-        if only_clin or only_other:
-            parts = []
-            if only_clin:
-                parts.append(f"in clinical but not in {name}: {_names(only_clin)}")
-            if only_other:
-                parts.append(f"in {name} but not in clinical: {_names(only_other)}")
-            raise ValueError("patients do not match between tables; " + "; ".join(parts))
+        mismatch = id_mismatch(ids["clinical"], ids[name], f"in clinical but not in {name}",
+                               f"in {name} but not in clinical")
+        if mismatch:
+            raise ValueError("patients do not match between tables; " + mismatch)
 
     clin = clinical.set_index(ids["clinical"].rename("patient_id")).drop(columns="patient_id")
     rad = radiomics.set_index(ids["radiomics"].rename("patient_id")).drop(columns="patient_id")

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from os import PathLike
 
-__all__ = ["ConfigError", "HccfusionError", "PatientInputError", "TableError"]
+__all__ = [
+    "ConfigError", "HccfusionError", "PatientInputError", "TableError", "id_mismatch",
+    "name_list",
+]
 
 
 class HccfusionError(Exception):
@@ -69,3 +72,20 @@ class PatientInputError(HccfusionError):
 
 def _rebuild(reason, patient, phase, path):
     return PatientInputError(reason, patient=patient, phase=phase, path=path)
+
+
+def name_list(values, limit: int = 20) -> str:
+    """``A1, A2, A3 (and 40 more)``: the ids an error message names, at most ``limit``."""
+    values = [str(v) for v in values]
+    more = f" (and {len(values) - limit} more)" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+def id_mismatch(ids_a, ids_b, only_a: str, only_b: str, *, sep: str = "; ") -> str:
+    """Where two tables disagree on their patients: ``"<only_a>: ids<sep><only_b>: ids"`` (each
+    part only when non-empty, ids sorted), or ``""`` when they list the same patients. Every
+    table pair of the workflow (sheet, clinical, features, split) reports it this way."""
+    a, b = set(map(str, ids_a)), set(map(str, ids_b))
+    parts = [f"{label}: {name_list(sorted(ids))}"
+             for label, ids in ((only_a, a - b), (only_b, b - a)) if ids]
+    return sep.join(parts)

@@ -68,7 +68,7 @@ def load_user_table(path, clinical_ids) -> pd.DataFrame:
     """
     import re
 
-    from hccfusion.errors import TableError
+    from hccfusion.errors import TableError, id_mismatch
 
     path = Path(path)
     if not path.is_file():
@@ -98,15 +98,9 @@ def load_user_table(path, clinical_ids) -> pd.DataFrame:
         cells = [f"row {r + 2} (patient {ids[r]}), column '{c}': {text.at[r, c]!r}"
                  for c in wrong.columns for r in wrong.index[wrong[c]]][:10]
         raise TableError(f"feature table {path}: non-numeric values in " + "; ".join(cells))
-    known = set(clinical_ids)
-    unknown = sorted(set(ids) - known)
-    missing = sorted(known - set(ids))
-    if unknown or missing:
-        parts = []
-        if unknown:
-            parts.append(f"patients not in the clinical table: {', '.join(unknown[:10])}")
-        if missing:
-            parts.append(f"clinical patients without features: {', '.join(missing[:10])}")
-        raise TableError(f"feature table {path}: " + "; ".join(parts))
+    mismatch = id_mismatch(ids, clinical_ids, "patients not in the clinical table",
+                           "clinical patients without features")
+    if mismatch:
+        raise TableError(f"feature table {path}: {mismatch}")
     numbers.insert(0, "patient_id", ids)
     return numbers.sort_values("patient_id").reset_index(drop=True)

@@ -43,6 +43,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import silhouette_score
 
 from hccfusion.errors import PatientInputError
+from hccfusion.imaging.preprocess import resample_mask
 from hccfusion.radiomics import extract
 
 __all__ = [
@@ -114,13 +115,6 @@ def _to_grid(image: sitk.Image, ref: sitk.Image) -> np.ndarray:
     return sitk.GetArrayFromImage(out).astype(np.float64)
 
 
-def _mask_to_grid(mask: sitk.Image, ref: sitk.Image) -> np.ndarray:
-    soft = sitk.Resample(
-        sitk.Cast(mask != 0, sitk.sitkFloat32), ref, sitk.Transform(), sitk.sitkLinear, 0.0
-    )
-    return sitk.GetArrayFromImage(soft) >= 0.5
-
-
 def _local_stats(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and SD over the 3x3x3 neighbourhood restricted to the mask (normalised convolution)."""
     w = ndi.uniform_filter(m.astype(np.float64), 3, mode="constant")
@@ -154,7 +148,7 @@ def voxel_features(
         ``{name: array}`` for every name of :data:`VOXEL_FEATURES` (0 outside the tumour).
     """
     ref = _reference_grid(mask, spacing, margin_mm)
-    m = _mask_to_grid(mask, ref)
+    m = sitk.GetArrayFromImage(resample_mask(sitk.Cast(mask != 0, sitk.sitkUInt8), ref)) > 0
     if not m.any():  # a lesion thinner than the grid step: fall back to nearest neighbour
         nn = sitk.Resample(sitk.Cast(mask != 0, sitk.sitkUInt8), ref, sitk.Transform(),
                            sitk.sitkNearestNeighbor, 0)

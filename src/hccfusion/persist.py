@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from hccfusion import __version__
-from hccfusion.errors import HccfusionError, TableError
+from hccfusion.errors import HccfusionError, TableError, id_mismatch, name_list
 from hccfusion.timeunits import from_months
 
 __all__ = [
@@ -566,12 +566,6 @@ def load_models(directory: str | Path, *, allow_version_mismatch: bool = False) 
 # predict
 
 
-def _names(values, limit: int = 20) -> str:
-    values = [str(v) for v in values]
-    more = f" (and {len(values) - limit} more)" if len(values) > limit else ""
-    return ", ".join(values[:limit]) + more
-
-
 def read_table(path: str | Path, what: str) -> pd.DataFrame:
     """Read a TSV with a ``patient_id`` column (kept as text), naming the file on failure."""
     path = Path(path)
@@ -595,7 +589,7 @@ def _indexed(table: pd.DataFrame, what: str) -> pd.DataFrame:
     ids = ids.astype(str)
     dup = ids[ids.duplicated()].unique()
     if len(dup):
-        raise TableError(f"{source}: duplicated patient_id: {_names(dup)}")
+        raise TableError(f"{source}: duplicated patient_id: {name_list(dup)}")
     return table.drop(columns="patient_id").set_index(pd.Index(ids, name="patient_id"))
 
 
@@ -606,16 +600,11 @@ def _input_frame(models: LoadedModels, features: pd.DataFrame,
     clin = _indexed(clinical, "clinical")
     fsrc = features.attrs.get("source", "features table")
     csrc = clinical.attrs.get("source", "clinical table")
-    only_f = [p for p in feat.index if p not in set(clin.index)]
-    only_c = [p for p in clin.index if p not in set(feat.index)]
-    if only_f or only_c:
-        parts = []
-        if only_c:
-            parts.append(f"in {csrc} but not in {fsrc}: {_names(only_c)}")
-        if only_f:
-            parts.append(f"in {fsrc} but not in {csrc}: {_names(only_f)}")
+    mismatch = id_mismatch(clin.index, feat.index, f"in {csrc} but not in {fsrc}",
+                           f"in {fsrc} but not in {csrc}")
+    if mismatch:
         raise TableError("unknown patient(s), the tables must list the same patients; "
-                         + "; ".join(parts))
+                         + mismatch)
     need_clin: dict[str, None] = {}
     need_rad: dict[str, None] = {}
     categorical: set[str] = set()
@@ -628,7 +617,7 @@ def _input_frame(models: LoadedModels, features: pd.DataFrame,
         absent = [c for c in cols if c not in table.columns]
         if absent:
             missing.append(f"{src} lacks {len(absent)} column(s) the models need: "
-                           f"{_names(absent)}")
+                           f"{name_list(absent)}")
     if missing:
         raise TableError("; ".join(missing))
     frame = pd.concat([clin[list(need_clin)], feat.loc[clin.index, list(need_rad)]], axis=1)
@@ -647,7 +636,7 @@ def _input_frame(models: LoadedModels, features: pd.DataFrame,
             src = csrc if col in need_clin else fsrc
             cells = [f"{pid}={s.loc[pid]!r}" for pid in s.index[bad]]
             raise TableError(f"{src} column '{col}' must be numeric; non-numeric values for "
-                             f"patients: {_names(cells)}")
+                             f"patients: {name_list(cells)}")
         out[col] = parsed.astype(float)
     return pd.DataFrame(out, index=frame.index)
 

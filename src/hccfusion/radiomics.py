@@ -29,6 +29,7 @@ import yaml
 from pykwalify.errors import PyKwalifyException
 from radiomics.featureextractor import RadiomicsFeatureExtractor
 
+from hccfusion.errors import PatientInputError
 from hccfusion.imaging.preprocess import prepare_roi
 
 __all__ = [
@@ -188,16 +189,13 @@ def extract_with_diagnostics(
     arr = sitk.GetArrayViewFromImage(mask)
     labels, counts = np.unique(arr[arr > 0], return_counts=True)
     if labels.size == 0:
-        raise ValueError("the lesion label map is empty")
-    rows, diagnostics = [], {}
-    for label in labels[np.argsort(-counts, kind="stable")]:
-        features, diag = _split(extractor.execute(image, mask, label=int(label)), prefix)
-        rows.append(features)
-        diagnostics = diagnostics or diag
+        raise PatientInputError("the lesion label map is empty")
+    order = np.argsort(-counts, kind="stable")  # largest lesion first: its diagnostics are kept
+    results = [_split(extractor.execute(image, mask, label=int(labels[k])), prefix) for k in order]
     # Volume-weighted mean: a feature of the tumour burden dominated by the large lesions, as a
     # single merged ROI would be, but without texture matrices spanning the liver between lesions.
-    weights = np.sort(counts)[::-1].astype(float)
-    table = pd.concat(rows, axis=1)
+    weights = counts[order].astype(float)
+    table = pd.concat([features for features, _ in results], axis=1)
     combined = (table * weights).sum(axis=1) / weights.sum()
     voxel_mm3 = float(np.prod(mask.GetSpacing()))
     p = prefix or ""
@@ -205,7 +203,7 @@ def extract_with_diagnostics(
         [float(labels.size), float(counts.sum() * voxel_mm3)],
         index=[f"{p}original_lesions_Count", f"{p}original_lesions_TotalVolume"],
     )
-    return pd.concat([combined, extra]).astype(np.float64), diagnostics
+    return pd.concat([combined, extra]).astype(np.float64), results[0][1]
 
 
 #: Above these the parameter file is meant for Hounsfield units, not z-scores.

@@ -16,7 +16,7 @@ import jsonschema
 import pandas as pd
 
 from hccfusion.config import load_schema
-from hccfusion.errors import TableError
+from hccfusion.errors import TableError, id_mismatch
 
 
 def _read_tsv(path: Path, what: str) -> pd.DataFrame:
@@ -133,8 +133,8 @@ def load_patients(
     """
     path = Path(path)
     df, records, _ = _load_checked(path, "patient sheet", "patients")
-    kinds = ("image", "mask") if require_masks else ("image",)
-    missing = [f"{p}_{k}" for p in phases for k in kinds if f"{p}_{k}" not in df.columns]
+    required = ("image", "mask") if require_masks else ("image",)
+    missing = [f"{p}_{k}" for p in phases for k in required if f"{p}_{k}" not in df.columns]
     if missing:
         raise TableError(
             f"patient sheet {path}: missing column(s) {', '.join(missing)} for the configured phases"
@@ -142,21 +142,16 @@ def load_patients(
     out = pd.DataFrame.from_records(records)
     base = path.resolve().parent
     for p in phases:
-        for k in ("image", "mask"):
+        for k in ("image", "mask", "mask_reader2"):  # the second reader's is always optional
             col = f"{p}_{k}"
             if col not in out.columns:
                 out[col] = None
                 continue
             empty = out[col].isna()
-            if empty.any() and (k == "image" or require_masks):
+            if empty.any() and k in required:
                 rows = ", ".join(f"row {i + 2} ({out.patient_id[i]})" for i in out.index[empty])
                 raise TableError(f"patient sheet {path}, column '{col}': empty in {rows}")
             out[col] = _absolute(out[col], base)
-        reader2 = f"{p}_mask_reader2"
-        if reader2 in out.columns:
-            out[reader2] = _absolute(out[reader2], base)
-        else:
-            out[reader2] = None
         if f"{p}_series" not in out.columns:
             out[f"{p}_series"] = None
     if "box_prompt" not in out.columns:
@@ -210,21 +205,14 @@ def check_clinical_columns(clinical: pd.DataFrame, endpoints: dict, path: str | 
 
 def check_same_patients(patients: pd.DataFrame, clinical: pd.DataFrame, sheet_path, clinical_path) -> None:
     """The patient sheet and the clinical table must list the same patients."""
-    only_sheet = sorted(set(patients.patient_id) - set(clinical.patient_id))
-    only_clin = sorted(set(clinical.patient_id) - set(patients.patient_id))
-    problems = []
-    if only_clin:
-        problems.append(
-            f"clinical table {clinical_path} has patient(s) not in the patient sheet {sheet_path}: "
-            + ", ".join(only_clin[:20])
-        )
-    if only_sheet:
-        problems.append(
-            f"patient sheet {sheet_path} has patient(s) not in the clinical table {clinical_path}: "
-            + ", ".join(only_sheet[:20])
-        )
-    if problems:
-        raise TableError("\n".join(problems))
+    mismatch = id_mismatch(
+        clinical.patient_id, patients.patient_id,
+        f"clinical table {clinical_path} has patient(s) not in the patient sheet {sheet_path}",
+        f"patient sheet {sheet_path} has patient(s) not in the clinical table {clinical_path}",
+        sep="\n",
+    )
+    if mismatch:
+        raise TableError(mismatch)
 
 
 def patients_from_clinical(clinical: pd.DataFrame, clinical_path) -> pd.DataFrame:

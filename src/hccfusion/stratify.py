@@ -46,7 +46,7 @@ __all__ = [
     "COLUMNS", "GROUPS", "HIGH", "LOW", "MULTIVARIABLE_COLUMNS", "SUBGROUP_COLUMNS",
     "ConstantCovariateError", "Subgroup",
     "group_comparison", "median_followup", "multivariable_cox", "risk_cutoff", "risk_groups",
-    "stratification_rows", "subgroup_analysis",
+    "stratification_rows", "subgroup_analysis", "subgroups_from_config",
 ]
 
 LOW, HIGH = "low", "high"
@@ -318,6 +318,25 @@ class Subgroup:
             raise ValueError(f"subgroup column '{self.column}' has {len(order)} levels: give a "
                              "numeric cut or a recode mapping")
         return level, order
+
+
+def subgroups_from_config(specs: Mapping[str, Mapping], clinical: pd.DataFrame,
+                          train_ids) -> tuple[dict[str, Subgroup], list[str]]:
+    """Subgroups of the config (``stratification.subgroups``) for a clinical table indexed by
+    patient id. ``cut: training_median`` is the median of the **training** patients
+    (``train_ids``) only. Returns the subgroups and the names of those whose column the clinical
+    table lacks (left out; the caller says so)."""
+    subgroups, absent = {}, []
+    for name, spec in specs.items():
+        column = spec["column"]
+        if column not in clinical.columns:
+            absent.append(f"{name} (column '{column}')")
+        elif spec.get("cut") == "training_median":
+            subgroups[name] = Subgroup.at_training_median(
+                column, clinical.loc[list(train_ids), column], labels=spec.get("labels"))
+        else:
+            subgroups[name] = _as_subgroup(dict(spec))
+    return subgroups, absent
 
 
 def _level_name(value) -> str:

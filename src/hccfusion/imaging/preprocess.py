@@ -285,7 +285,10 @@ def prepare_roi(
         image = resample_image(image, spacing_mm, interpolator)
         mask = resample_mask(mask, image)
         if not sitk.GetArrayViewFromImage(mask).any():
-            raise ValueError(f"the mask vanishes when resampled to {list(spacing_mm)} mm")
+            raise PatientInputError(
+                f"the tumour mask vanishes when resampled to {list(spacing_mm)} mm (config "
+                "radiomics.spacing_mm): the lesion is too small for the new grid"
+            )
     return image, mask
 
 
