@@ -33,8 +33,9 @@ likelihood; it is kept in ``bic_`` for reporting. Nothing of the internal or ext
 used: weights come from the training data alone.
 
 ``predict`` returns a risk score for concordance: the restricted mean time lost up to the last
-training time ``tau``, :math:`\int_0^{\tau} (1 - S_{\mathrm{BMA}}(t \mid x))\,dt` (higher = shorter
-survival).
+training event time ``tau``, :math:`\int_0^{\tau} (1 - S_{\mathrm{BMA}}(t \mid x))\,dt` (higher =
+shorter survival). Not the last follow-up time: a random survival forest's survival function ends
+at its last event time, and the integral must exist for every base model.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class BayesianModelAveraging(SurvivalAnalysisMixin, BaseEstimator):
             oof, event, time, nonnegative=self.nonnegative)
         self.weight_array_ = w
         self.event_times_ = np.unique(time[event])
-        self.tau_ = float(time.max())
+        self.tau_ = float(self.event_times_[-1]) if self.event_times_.size else 0.0
         return self
 
     @property

@@ -18,6 +18,15 @@ outcomes and ``H_0`` the Breslow estimator of the cumulative baseline hazard giv
 is learned. The same one-covariate Cox fit (:func:`cox_fit_1d`) gives the evidence of the
 Bayesian model averaging in :mod:`hccfusion.models.bma`.
 
+Numerics. A score that ranks the training patients perfectly (an SVM on many features, on its own
+training data) has a monotone partial likelihood with no finite maximum, so ``beta`` is bounded
+(:data:`MAX_COEF` per SD of the score) and, for FastSurvivalSVM, learned from out-of-fold scores
+(``calibration_cv``): the scale of a score is a property of new patients, not of the ones the
+ranking was fitted to. The Breslow estimator is :class:`StableBreslowEstimator`, which sums the
+risk sets without the subtractions of scikit-survival 0.28's estimator (those lose every digit
+when ``exp`` of the linear predictor spans more than ~1e16 and gave negative hazards, i.e. survival
+above 1, on the tiny demo).
+
 This module also holds :func:`step_values`, which evaluates scikit-survival step functions at
 arbitrary times (1 before the first time point, NaN after the model's training follow-up), and
 :func:`survival_at`, which gives ``(n, len(times))`` survival probabilities of any fitted survival
@@ -27,15 +36,22 @@ estimator or pipeline.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
-from sksurv.base import SurvivalAnalysisMixin
+from sksurv.ensemble import GradientBoostingSurvivalAnalysis
+from sksurv.functions import StepFunction
 from sksurv.linear_model.coxph import BreslowEstimator
+from sksurv.nonparametric import _compute_counts
 from sksurv.svm import FastSurvivalSVM
 
+#: Bound on the one-covariate Cox coefficient per SD of a score (hazard ratio e^5 = 148 per SD,
+#: far beyond any real prognostic score): the maximum of a monotone likelihood is at infinity.
+MAX_COEF = 5.0
+
 __all__ = [
-    "CoxCalibratedSurvival",
+    "MAX_COEF",
+    "GradientBoostingSurvivalStable",
+    "StableBreslowEstimator",
     "FastSurvivalSVMBreslow",
     "cox_fit_1d",
     "cox_partial_loglik",
@@ -71,12 +87,14 @@ def cox_partial_loglik(z, event, time, beta: float) -> float:
 
 
 def cox_fit_1d(z, event, time, *, nonnegative: bool = False, max_iter: int = 50,
-               tol: float = 1e-9) -> tuple[float, float]:
+               tol: float = 1e-9, bound: float = MAX_COEF) -> tuple[float, float]:
     """Maximum partial-likelihood coefficient of one covariate: ``(beta, loglik)``.
 
-    Newton-Raphson with step halving on the Breslow partial likelihood. ``nonnegative=True``
-    constrains ``beta >= 0`` (the log-likelihood is concave, so the constrained maximum is at 0
-    when the unconstrained one is negative). A constant covariate gives ``beta = 0``.
+    Newton-Raphson with step halving on the Breslow partial likelihood, ``beta`` kept within
+    ``[-bound, bound]`` (a covariate that orders every event perfectly has its maximum at
+    infinity). ``nonnegative=True`` constrains ``beta >= 0`` (the log-likelihood is concave, so
+    the constrained maximum is at 0 when the unconstrained one is negative). A constant covariate
+    gives ``beta = 0``.
     """
     z, event, time = (np.asarray(a, dtype=float) for a in (z, event, time))
     event = event.astype(bool)
@@ -92,7 +110,7 @@ def cox_fit_1d(z, event, time, *, nonnegative: bool = False, max_iter: int = 50,
             break
         step = grad / info
         for _ in range(30):
-            new = beta + step
+            new = float(np.clip(beta + step, -bound, bound))
             new_ll = cox_partial_loglik(z, event, time, new)
             if new_ll >= ll - 1e-12:
                 break
@@ -143,25 +161,80 @@ def survival_at(estimator, X, times) -> np.ndarray:
     return step_values(survival_functions(estimator, X), times)
 
 
-def _oriented_risk(estimator, X) -> np.ndarray:
-    """Risk score of a fitted estimator, higher = shorter survival (scikit-survival's convention:
-    estimators predicting on the time scale set ``_predict_risk_score = False``)."""
-    score = np.asarray(estimator.predict(X), dtype=float)
-    return score if getattr(estimator, "_predict_risk_score", True) else -score
+class StableBreslowEstimator(BreslowEstimator):
+    """Breslow's cumulative baseline hazard with risk-set sums that cannot cancel.
+
+    scikit-survival 0.28 forms each risk set's sum of ``exp(lp)`` by subtracting the leavers from
+    the total; once the values span more than ~1e16 the later sums lose every digit and turn
+    negative. Here they are reverse cumulative sums of ``exp(lp - offset_)`` (``offset_`` the
+    largest training ``lp``), and predictions use ``lp - offset_``; the estimator is otherwise the
+    same (same attributes, ``cum_baseline_hazard_`` relative to ``offset_``).
+    """
+
+    def fit(self, linear_predictor, event, time):
+        lp = np.asarray(linear_predictor, dtype=float)
+        event = np.asarray(event, dtype=bool)
+        time = np.asarray(time, dtype=float)
+        self.offset_ = float(np.max(lp)) if lp.size else 0.0
+        order = np.argsort(time, kind="mergesort")
+        uniq_times, n_events, n_at_risk, _ = _compute_counts(event, time, order)
+        tail = np.cumsum(np.exp(lp[order] - self.offset_)[::-1])[::-1]
+        divisor = tail[len(lp) - n_at_risk]  # risk set of a time: the sorted tail from there
+        y = np.cumsum(n_events / divisor)
+        self.cum_baseline_hazard_ = StepFunction(uniq_times, y)
+        self.baseline_survival_ = StepFunction(uniq_times, np.exp(-y))
+        self.unique_times_ = uniq_times
+        return self
+
+    def _relative_risk(self, linear_predictor) -> np.ndarray:
+        return np.exp(np.asarray(linear_predictor, dtype=float) - self.offset_)
+
+    def get_cumulative_hazard_function(self, linear_predictor):
+        base = self.cum_baseline_hazard_
+        risk = self._relative_risk(linear_predictor)
+        funcs = np.empty(len(risk), dtype=object)
+        for i, r in enumerate(risk):
+            funcs[i] = StepFunction(x=base.x, y=base.y, a=r)
+        return funcs
+
+    def get_survival_function(self, linear_predictor):
+        # exp(-H0 r) rather than S0 ** r: S0 rounds to 1 when H0 is tiny relative to the offset.
+        base = self.cum_baseline_hazard_
+        risk = self._relative_risk(linear_predictor)
+        funcs = np.empty(len(risk), dtype=object)
+        for i, r in enumerate(risk):
+            funcs[i] = StepFunction(x=base.x, y=np.exp(-base.y * r))
+        return funcs
+
+
+class GradientBoostingSurvivalStable(GradientBoostingSurvivalAnalysis):
+    """scikit-survival's gradient boosting survival model with :class:`StableBreslowEstimator`
+    as the baseline of its Cox loss (boosting on a small cohort spreads the in-sample linear
+    predictor far enough for the stock estimator to return negative hazards)."""
+
+    def _set_baseline_model(self, X, event, time):
+        # Same as the parent (scikit-survival 0.28), with the stable estimator.
+        if self.loss == "coxph":
+            self._baseline_model = StableBreslowEstimator().fit(self._predict(X), event, time)
+        else:
+            self._baseline_model = None
 
 
 class _BreslowMixin:
-    """Cox recalibration of ``self._risk(X)`` with a Breslow baseline (module docstring)."""
+    """Cox recalibration of a risk score with a Breslow baseline (module docstring).
 
-    def _fit_baseline(self, X, y):
+    ``_fit_baseline(X, y, calibration_risk)`` learns the scale from ``calibration_risk`` (the
+    training patients' out-of-fold scores) when given, else from the in-sample score."""
+
+    def _fit_baseline(self, X, y, calibration_risk=None):
         event, time = _fields(y)
-        risk = self._risk(X)
+        risk = self._risk(X) if calibration_risk is None else np.asarray(calibration_risk)
         self.risk_mean_ = float(np.mean(risk))
         sd = float(np.std(risk))
         self.risk_scale_ = sd if sd > 0 else 1.0
         z = (risk - self.risk_mean_) / self.risk_scale_
         self.calibration_coef_, self.calibration_loglik_ = cox_fit_1d(z, event, time)
-        self.baseline_ = BreslowEstimator().fit(self.calibration_coef_ * z, event, time)
+        self.baseline_ = StableBreslowEstimator().fit(self.calibration_coef_ * z, event, time)
         self.unique_times_ = self.baseline_.unique_times_
         return self
 
@@ -184,40 +257,52 @@ class _BreslowMixin:
         return fns
 
 
-class CoxCalibratedSurvival(_BreslowMixin, SurvivalAnalysisMixin, BaseEstimator):
-    """Any fitted risk model with survival probabilities from a Cox recalibration of its score
-    and a Breslow baseline (module docstring). ``predict`` is the wrapped model's risk score
-    (higher = shorter survival)."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def _risk(self, X) -> np.ndarray:
-        return _oriented_risk(self.estimator_, X)
-
-    def fit(self, X, y):
-        self.estimator_ = clone(self.estimator).fit(X, y)
-        self.n_features_in_ = getattr(self.estimator_, "n_features_in_", None)
-        return self._fit_baseline(X, y)
-
-    def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
-        return self._risk(X)
-
-
 class FastSurvivalSVMBreslow(_BreslowMixin, FastSurvivalSVM):
     """:class:`sksurv.svm.FastSurvivalSVM` (Polsterl S, Navab N, Katouzian A. Fast training of
     support vector machines for survival analysis. ECML PKDD 2015) with survival probabilities:
     its ranking score recalibrated by a Cox model with a Breslow baseline (module docstring).
 
-    Same parameters as ``FastSurvivalSVM``. ``predict`` is unchanged (with the default
-    ``rank_ratio=1`` a risk score, higher = shorter survival).
+    Same parameters as ``FastSurvivalSVM`` plus ``calibration_cv``: the recalibration is fitted
+    on the training patients' out-of-fold scores from that many folds stratified on the event (as
+    scikit-learn's ``CalibratedClassifierCV(ensemble=False)``), and applied to the score of the
+    SVM fitted on all of them; ``0`` or too few events for two folds fall back to the in-sample
+    score. ``predict`` is unchanged (with the default ``rank_ratio=1`` a risk score, higher =
+    shorter survival).
     """
 
+    def __init__(self, alpha=1, *, rank_ratio=1.0, fit_intercept=False, max_iter=20,
+                 verbose=False, tol=None, optimizer=None, random_state=None, timeit=False,
+                 calibration_cv=5):
+        super().__init__(alpha=alpha, rank_ratio=rank_ratio, fit_intercept=fit_intercept,
+                         max_iter=max_iter, verbose=verbose, tol=tol, optimizer=optimizer,
+                         random_state=random_state, timeit=timeit)
+        self.calibration_cv = calibration_cv
+
     def _risk(self, X) -> np.ndarray:
-        score = np.asarray(FastSurvivalSVM.predict(self, X), dtype=float)
-        return score if getattr(self, "_predict_risk_score", True) else -score
+        return _oriented_risk_svm(self, X)
+
+    def _oof_risk(self, X, y) -> np.ndarray | None:
+        from hccfusion.models.survival import event_splits
+
+        if int(self.calibration_cv) < 2:
+            return None
+        try:
+            splits = event_splits(y, int(self.calibration_cv), self.random_state or 0)
+        except ValueError:
+            return None
+        params = {k: v for k, v in self.get_params().items() if k != "calibration_cv"}
+        oof = np.empty(len(y))
+        for tr, te in splits:
+            Xtr = X.iloc[tr] if hasattr(X, "iloc") else X[tr]
+            Xte = X.iloc[te] if hasattr(X, "iloc") else X[te]
+            oof[te] = _oriented_risk_svm(FastSurvivalSVM(**params).fit(Xtr, y[tr]), Xte)
+        return oof
 
     def fit(self, X, y):
         super().fit(X, y)
-        return self._fit_baseline(X, y)
+        return self._fit_baseline(X, y, calibration_risk=self._oof_risk(X, y))
+
+
+def _oriented_risk_svm(model, X) -> np.ndarray:
+    score = np.asarray(FastSurvivalSVM.predict(model, X), dtype=float)
+    return score if getattr(model, "_predict_risk_score", True) else -score

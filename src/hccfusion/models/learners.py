@@ -64,7 +64,7 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis, RandomSurvivalForest
 from sksurv.metrics import concordance_index_censored
 
-from hccfusion.models.breslow import FastSurvivalSVMBreslow
+from hccfusion.models.breslow import FastSurvivalSVMBreslow, GradientBoostingSurvivalStable
 from hccfusion.models.rotation_forest import RotationForestClassifier
 
 __all__ = [
@@ -161,7 +161,7 @@ def make_learner(name: str, models_cfg: Mapping, seed: int):
     if name == "rsf":
         return RandomSurvivalForest(random_state=seed, n_jobs=1)
     if name == "gbsa":
-        return GradientBoostingSurvivalAnalysis(random_state=seed)
+        return GradientBoostingSurvivalStable(random_state=seed)
     if name == "fast_svm":
         return FastSurvivalSVMBreslow(max_iter=50, random_state=seed)
     raise ValueError(f"unknown learner {name!r}")
