@@ -18,6 +18,7 @@ include: "workflow/rules/habitats.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/stratify.smk"
+include: "workflow/rules/explain.smk"
 
 
 rule all:
@@ -28,3 +29,4 @@ rule all:
         "results/qc/excluded.tsv",
         imaging_outputs,
         habitat_outputs,
+        explain_outputs,

@@ -432,3 +432,41 @@ def test_figures_are_written(tmp_path, cancer_shap, cancer_correlation):
     # Byte-identical on a rerun (seeded jitter, fixed PDF date).
     again = shap_summary_figure(values, tmp_path / "again.png", title="PRIME-R")
     assert again[0].read_bytes() == (tmp_path / "summary.png").read_bytes()
+
+
+# --- a fitted recipe component ----------------------------------------------------------------------
+
+
+def test_explain_components_refits_the_chosen_learner_in_each_fold():
+    from hccfusion.explain import correlation_table, explain_components, selected_features
+    from hccfusion.models import component_pipeline
+    from hccfusion.models.learners import frozen
+
+    X, y = simulated("binary", n=200)
+    X.index = [f"P{i:03d}" for i in range(len(X))]
+    y.index = X.index
+    cfg = {"models": {"inner_folds": 3, "learners_binary": ["elastic_net", "sgb"],
+                      "grids": {"sgb": {"n_estimators": [30], "max_depth": [2]}}}}
+    fitted = component_pipeline({"radiomics": list(X.columns)}, "binary", cfg).fit(X, y)
+    values = explain_components({"radiomics": fitted}, X, y, kind="binary", folds=5, seed=SEED,
+                                background_size=40, max_evals=100)
+    assert list(values.columns) == ["component", *SHAP_COLUMNS]
+    patients = per_patient(values.drop(columns="component"))
+    assert list(patients.index) == list(X.index)  # every patient once, out of fold
+    np.testing.assert_allclose(patients.base + patients.shap_sum, patients.prediction, atol=1e-6)
+    # Each prediction is the chosen learner refitted (with selection) without the patient's fold.
+    reference = pd.Series(np.nan, index=X.index)
+    for train, test in reference_folds(y, "binary", SEED):
+        fold_model = frozen(fitted).fit(X.iloc[train], y.iloc[train])
+        reference.iloc[test] = fold_model.predict_proba(X.iloc[test])[:, 1]
+    np.testing.assert_allclose(patients.prediction, reference.loc[patients.index], atol=1e-9)
+    top = shap_importance(values).index[:2]
+    assert set(top) == {"radiomics__x3", "radiomics__x7"}
+
+    chosen = selected_features(fitted, X)
+    assert list(chosen.columns) == list(fitted.named_steps["select"].columns_)
+    assert chosen.index.equals(X.index)
+    pairs = correlation_table(feature_correlation(chosen))
+    m = chosen.shape[1]
+    assert len(pairs) == m * (m - 1) // 2
+    assert pairs[["r", "p", "p_adj"]].notna().all().all()

@@ -181,3 +181,29 @@ def test_time_dependent_plot(tmp_path):
     _check_saved(fig, tmp_path / "tdauc")
     with pytest.raises(ValueError):
         plot_time_dependent()
+
+
+def test_algorithm_comparison_plot(tmp_path):
+    from hccfusion.figures.algorithms import plot_algorithm_comparison
+    from hccfusion.models.learners import LearnerSearch, candidates
+
+    X, y = load_breast_cancer(return_X_y=True)
+    cfg = {"learners_binary": ["elastic_net", "adaboost"], "inner_folds": 3,
+           "grids": {"adaboost": {"n_estimators": [20], "learning_rate": [0.5]}}}
+    tables = []
+    for block, cols in (("clinical", [0, 1, 2]), ("radiomics", slice(None))):
+        search = LearnerSearch(candidates("binary", cfg, 0), kind="binary", cv=3,
+                               random_state=0).fit(StandardScaler().fit_transform(X[:, cols]), y)
+        tables.append(search.learner_scores_.assign(block=block))
+    table = pd.concat(tables, ignore_index=True)
+    fig = plot_algorithm_comparison(table, title="PRIME-R response")
+    assert [ax.get_title() for ax in fig.axes] == ["clinical", "radiomics"]
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["elastic_net", "adaboost"]
+    for ax, (_, rows) in zip(fig.axes, table.groupby("block", sort=False), strict=True):
+        chosen = [c for c in ax.collections if c.get_label() == "chosen"][0]
+        np.testing.assert_allclose(chosen.get_offsets()[:, 0], rows["mean"][rows.chosen])
+    assert fig.axes[0].get_xlabel() == "Inner-CV AUC"
+    _check_saved(fig, tmp_path / "algorithms")
+    with pytest.raises(KeyError, match="chosen"):
+        plot_algorithm_comparison(table.drop(columns="chosen"))

@@ -81,6 +81,23 @@ def test_tiny_end_to_end(tmp_path_factory, tiny_demo):
     bounded = finite[finite.metric.str.match(r"(auc|cindex|cindex_uno|ibs|brier|tdauc_|brier_)")]
     assert len(bounded) and bounded.estimate.between(0, 1).all()
 
+    # Explanation: out-of-fold SHAP of each explained component, training patients only, each
+    # once; local accuracy holds; figures of the algorithm comparison and the explanation.
+    train_ids = set(pd.read_csv(work / "results/splits.tsv", sep="\t").query("cohort == 'train'")
+                    .patient_id)
+    for recipe, endpoint in (("PRIME-R", "response"), ("PRIME-S", "os"), ("PRIME-S", "pfs")):
+        shap = pd.read_csv(work / f"results/models/{recipe}/{endpoint}/shap.tsv", sep="\t")
+        assert set(shap.component) == {"clinical", "radiomics"}
+        per = shap.groupby(["component", "patient"]).agg(
+            s=("shap", "sum"), b=("base_value", "first"), p=("prediction", "first"))
+        np.testing.assert_allclose(per.b + per.s, per.p, atol=1e-6)
+        assert set(per.index.get_level_values("patient")) <= train_ids
+        assert per.groupby("component").size().nunique() == 1
+        figures = work / f"results/figures/{recipe}/{endpoint}"
+        for name in ("evaluation/algorithms", "explain/shap_summary_radiomics",
+                     "explain/shap_importance", "explain/correlation_clinical"):
+            assert (figures / f"{name}.png").stat().st_size > 1000, name
+
     features = pd.read_csv(work / "results/features/radiomics.tsv", sep="\t")
     assert list(features.patient_id) == sorted(included.patient_id)
     assert any(c.startswith("arterial_original_shape_") for c in features.columns)

@@ -56,7 +56,7 @@ folds" should mean; ``fold_fraction`` in :func:`shap_importance` says how often 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -70,8 +70,11 @@ from sklearn.pipeline import Pipeline
 __all__ = [
     "SHAP_COLUMNS",
     "FeatureCorrelation",
+    "correlation_table",
+    "explain_components",
     "feature_correlation",
     "fold_shap",
+    "selected_features",
     "shap_importance",
     "shap_matrix",
 ]
@@ -718,3 +721,59 @@ def feature_correlation(X: pd.DataFrame, method: str = "spearman") -> FeatureCor
         p_adj[upper[::-1]] = adjusted
     frame = lambda a: pd.DataFrame(a, index=cols, columns=cols)  # noqa: E731
     return FeatureCorrelation(frame(r), frame(p), frame(p_adj), frame(n), method)
+
+
+# --- a fitted recipe -----------------------------------------------------------------------------
+
+
+def explain_components(
+    components: Mapping[str, object],
+    X: pd.DataFrame,
+    y,
+    *,
+    kind: str,
+    folds: int = 5,
+    seed: int = 0,
+    background_size: int = 100,
+    max_evals: int = 500,
+) -> pd.DataFrame:
+    """Out-of-fold SHAP values (:func:`fold_shap`) of each fitted component of a recipe.
+
+    The template of each component is :func:`hccfusion.models.learners.frozen`: the learner and
+    hyper-parameters the component chose on all training patients, with its preprocessing and
+    selection refitted in every fold (the convention of the late-fusion folds), so the K fold
+    models are the chosen model refitted, not K different learner searches. Returns the long
+    table of :func:`fold_shap` with a first column ``component``.
+    """
+    from hccfusion.models.learners import frozen
+
+    tables = [
+        fold_shap(frozen(fitted), X, y, folds, seed, kind=kind, background_size=background_size,
+                  max_evals=max_evals).assign(component=name)
+        for name, fitted in components.items()
+    ]
+    if not tables:
+        return pd.DataFrame(columns=["component", *SHAP_COLUMNS])
+    out = pd.concat(tables, ignore_index=True)
+    return out[["component", *SHAP_COLUMNS]]
+
+
+def selected_features(fitted, X: pd.DataFrame) -> pd.DataFrame:
+    """The features a fitted pipeline feeds its learner, as it sees them, for patients ``X``."""
+    transform, _ = _split_pipeline(fitted)
+    Z = X if transform is None else transform(X)
+    return pd.DataFrame(np.asarray(Z, dtype=float), index=X.index,
+                        columns=_feature_names(fitted, X))
+
+
+def correlation_table(corr: FeatureCorrelation) -> pd.DataFrame:
+    """Long table of the distinct pairs of a :class:`FeatureCorrelation`:
+    ``feature_a, feature_b, r, p, p_adj, n, method``."""
+    cols = list(corr.r.columns)
+    i, j = np.triu_indices(len(cols), k=1)
+    return pd.DataFrame({
+        "feature_a": [cols[k] for k in i], "feature_b": [cols[k] for k in j],
+        "r": corr.r.to_numpy()[i, j], "p": corr.p.to_numpy()[i, j],
+        "p_adj": corr.p_adj.to_numpy()[i, j], "n": corr.n.to_numpy()[i, j],
+        "method": corr.method,
+    })

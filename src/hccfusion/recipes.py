@@ -22,7 +22,6 @@ from hccfusion.timeunits import from_months
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class RecipeDetails:
     """What a recipe run produces besides performance rows and risk scores.
@@ -65,6 +64,19 @@ def model_config(cfg: Mapping) -> dict:
     return {**cfg, "clinical": {"exclude": sorted(set(exclude))}}
 
 
+def recipe_cohort(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFrame,
+                  robust: list[str] | None = None):
+    """The assembled cohort of the patients in ``split``, radiomics restricted to ``robust``."""
+    clinical = clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True)
+    radiomics = radiomics[radiomics.patient_id.isin(split.patient_id)]
+    if robust is not None:
+        keep = [c for c in radiomics.columns if c in set(robust)]
+        log.info("robustness filter keeps %d of %d radiomics features",
+                 len(keep), radiomics.shape[1] - 1)
+        radiomics = radiomics[["patient_id", *keep]]
+    return assemble(clinical, radiomics, split)
+
+
 def run_recipe(
     recipe: str,
     endpoint: str,
@@ -92,14 +104,7 @@ def run_recipe(
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
     blocks = cfg["recipes"][recipe]["blocks"]
-    clinical = clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True)
-    radiomics = radiomics[radiomics.patient_id.isin(split.patient_id)]
-    if robust is not None:
-        keep = [c for c in radiomics.columns if c in set(robust)]
-        log.info("robustness filter keeps %d of %d radiomics features",
-                 len(keep), radiomics.shape[1] - 1)
-        radiomics = radiomics[["patient_id", *keep]]
-    cohort = assemble(clinical, radiomics, split)
+    cohort = recipe_cohort(clinical, radiomics, split, robust)
     mcfg = model_config(cfg)
     fitted = fit_recipe(cohort, endpoint_cfg, blocks, mcfg)
     if len(fitted.dropped):

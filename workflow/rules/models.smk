@@ -31,6 +31,7 @@ rule fit_recipe:
 rule evaluate:
     input:
         predictions="results/models/{recipe}/{endpoint}/predictions.tsv",
+        algorithms="results/models/{recipe}/{endpoint}/algorithms.tsv",
         clinical=clinical_table,
     output:
         performance="results/models/{recipe}/{endpoint}/performance.tsv",

@@ -8,6 +8,7 @@ import pandas as pd
 from hccfusion import runlog
 from hccfusion.evaluate import evaluate_predictions
 from hccfusion.figures import calibration as calfig
+from hccfusion.figures.algorithms import plot_algorithm_comparison
 from hccfusion.figures.decision import plot_decision_curve
 from hccfusion.figures.roc import plot_roc
 from hccfusion.figures.style import save
@@ -38,6 +39,9 @@ for name in ("performance", "comparisons", "calibration", "calibration_summary",
 figures = Path(out.figures)
 figures.mkdir(parents=True, exist_ok=True)
 title = f"{wc.recipe} {wc.endpoint}"
+algorithms = pd.read_csv(inp.algorithms, sep="\t")
+if not algorithms.empty:
+    save(plot_algorithm_comparison(algorithms, title=title), figures / "algorithms")
 if endpoint["type"] == "binary":
     roc = predictions.assign(outcome=outcomes.y.reindex(predictions.patient_id).to_numpy())
     save(plot_roc(roc, title=title), figures / "roc")

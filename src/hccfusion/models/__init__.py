@@ -57,6 +57,7 @@ __all__ = [
     "component_pipeline",
     "fit_recipe",
     "model_seed",
+    "training_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,22 @@ class FittedRecipe:
         return dict(fusion.weights_) if fusion is not None else {}
 
 
+def training_data(cohort: Cohort, endpoint_cfg: Mapping, cfg: Mapping):
+    """``(X, y, target, permuted)``: the training patients with an outcome for the endpoint and
+    the outcome the models are fitted on, permuted under ``audit.permute_training_outcomes``
+    (the negative control: the feature-outcome link is broken before anything is fitted)."""
+    train = cohort.rows("train")
+    target: Target = endpoint_target(train, endpoint_cfg)
+    X, y = train.loc[target.index], target.y
+    audit = cfg.get("audit") or {}
+    permuted = bool(audit.get("permute_training_outcomes", False))
+    if permuted:
+        rng = np.random.default_rng(int(audit.get("seed", model_seed(cfg))))
+        y = y[rng.permutation(len(y))]
+        log.warning("audit: training outcomes permuted (negative control)")
+    return X, y, target, permuted
+
+
 def fit_recipe(
     cohort: Cohort,
     endpoint_cfg: Mapping,
@@ -275,20 +292,8 @@ def fit_recipe(
     kind = endpoint_cfg["type"]
     exclude = list((cfg.get("clinical") or {}).get("exclude", []))
     block_columns = {b: cohort.block_columns(b, exclude) for b in blocks}
-    train = cohort.rows("train")
-    target: Target = endpoint_target(train, endpoint_cfg)
-    X = train.loc[target.index]
-    y = target.y
+    X, y, target, permuted = training_data(cohort, endpoint_cfg, cfg)
     seed = model_seed(cfg)
-
-    audit = cfg.get("audit") or {}
-    permuted = bool(audit.get("permute_training_outcomes", False))
-    if permuted:
-        # Negative control: break the feature-outcome link before anything is fitted.
-        rng = np.random.default_rng(int(audit.get("seed", seed)))
-        y = y[rng.permutation(len(y))]
-        log.warning("audit: training outcomes permuted (negative control)")
-
     templates = build_components(block_columns, kind, cfg)
     folds = int(cfg.get("cv_folds", 5))
     threads = int((cfg.get("models") or {}).get("blas_threads", 1))
