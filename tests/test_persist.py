@@ -110,8 +110,10 @@ def test_round_trip_gives_identical_predictions(cohort, fitted, cutoffs, saved):
             got = mine[mine.component == component]
             assert list(got.patient_id) == list(rows.index)
             np.testing.assert_array_equal(got.score.to_numpy(), score)
-            high = np.where(score >= cutoffs[(recipe, endpoint)][component], "high", "low")
-            assert list(got.risk_group) == list(high)
+            cut = cutoffs[(recipe, endpoint)][component]
+            # Response is favourable: a low probability is the high-risk group.
+            at_risk = score <= cut if fit.kind == "binary" else score >= cut
+            assert list(got.risk_group) == list(np.where(at_risk, "high", "low"))
             if fit.kind == "binary":
                 np.testing.assert_array_equal(got.probability.to_numpy(), score)
                 assert got[SURV].isna().all().all()
@@ -251,7 +253,9 @@ def test_cli_predict_end_to_end(tmp_path, cohort, cutoffs, saved, capsys):
     assert len(table) == 12 * 8 and set(table.patient_id) == set(rows.index)
     assert set(table.risk_group) == {"high", "low"}
     cut = table.apply(lambda r: cutoffs[(r.recipe, r.endpoint)][r.component], axis=1)
-    assert ((table.score >= cut) == (table.risk_group == "high")).all()
+    binary = table.endpoint == "response"
+    at_risk = np.where(binary, table.score <= cut, table.score >= cut)
+    assert (at_risk == (table.risk_group == "high")).all()
     surv = table[table.endpoint == "os"][SURV]
     assert surv.notna().all().all() and table[table.endpoint == "response"][SURV].isna().all().all()
 

@@ -23,6 +23,7 @@ from hccfusion.stratify import (
     ConstantCovariateError,
     Subgroup,
     group_comparison,
+    higher_is_worse,
     median_followup,
     multivariable_cox,
     risk_cutoff,
@@ -88,6 +89,22 @@ def test_cutoff_is_the_training_median_and_frozen_for_validation():
         rows = stratification_rows("r", "fusion", "os", "external", shifted, cut, time, event)
         assert rows.loc[rows["metric"] == "cutoff", "estimate"].item() == cut
     assert np.median(valid) != cut
+    # A favourable binary outcome's probability: low values are the high-risk group, the
+    # cut-off stays the training median of the probability and ties are still high.
+    assert higher_is_worse({"type": "survival"})
+    assert not higher_is_worse({"type": "binary", "event": "response_3m"})
+    assert higher_is_worse({"type": "binary", "event": "early_pd", "favourable": False})
+    prob = 1 / (1 + np.exp(-train))
+    p_cut = risk_cutoff(prob)
+    reversed_groups = risk_groups(prob, p_cut, higher_is_worse=False)
+    np.testing.assert_array_equal(reversed_groups, np.where(prob <= p_cut, "high", "low"))
+    assert reversed_groups[np.argmin(np.abs(prob - p_cut))] == "high"
+    rows = stratification_rows("r", "fusion", "response", "external", 1 / (1 + np.exp(-valid)),
+                               p_cut, time, event, worse=False)
+    cut_row = rows[rows.metric == "cutoff"].iloc[0]
+    assert cut_row.estimate == p_cut and "score <= cutoff" in cut_row.note
+    n_high = rows[(rows.metric == "median_survival") & (rows.level == "high")].n.item()
+    assert n_high == int((valid <= np.log(p_cut / (1 - p_cut)) + 1e-12).sum())
     series = risk_groups(pd.Series(valid[:3], index=["a", "b", "c"]), cut)
     assert list(series.index) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="non-finite"):

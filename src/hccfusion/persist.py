@@ -650,11 +650,12 @@ def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame
     endpoints: the score, a probability of the event) ``, surv_<m>m`` (survival endpoints: the
     survival probability at each horizon, NaN past the training follow-up) ``, risk_group``
     (``high`` when the score is at or above the model's frozen training-median cut-off, else
-    ``low``, as :func:`hccfusion.stratify.risk_groups`).
+    ``low``, as :func:`hccfusion.stratify.risk_groups`; reversed for the probability of a
+    favourable binary outcome such as response, see :func:`hccfusion.stratify.higher_is_worse`).
     Raises :class:`~hccfusion.errors.TableError` naming missing feature columns, patients in one
     table only, duplicated ids and non-numeric values of numeric features.
     """
-    from hccfusion.stratify import risk_groups
+    from hccfusion.stratify import higher_is_worse, risk_groups
 
     frame = _input_frame(models, features, clinical)
     months = models.manifest["horizons_months"]
@@ -677,7 +678,8 @@ def predict(models: LoadedModels, features: pd.DataFrame, clinical: pd.DataFrame
                                dtype=float)
             for j, col in enumerate(surv_cols):
                 part[col] = probs[:, j]
-            part["risk_group"] = risk_groups(score, cutoff[(recipe, endpoint, component)])
+            part["risk_group"] = risk_groups(score, cutoff[(recipe, endpoint, component)],
+                                             higher_is_worse=higher_is_worse(fitted.endpoint))
             parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     log.info("predicted %d patient(s) with %d model(s)", len(frame), len(models.entries))

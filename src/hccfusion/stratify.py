@@ -45,7 +45,8 @@ from scipy import stats
 __all__ = [
     "COLUMNS", "GROUPS", "HIGH", "LOW", "MULTIVARIABLE_COLUMNS", "SUBGROUP_COLUMNS",
     "ConstantCovariateError", "Subgroup",
-    "group_comparison", "median_followup", "multivariable_cox", "risk_cutoff", "risk_groups",
+    "group_comparison", "median_followup", "multivariable_cox", "higher_is_worse", "risk_cutoff",
+    "risk_groups",
     "stratification_rows", "subgroup_analysis", "subgroups_from_config",
 ]
 
@@ -92,9 +93,11 @@ def risk_cutoff(train_risk) -> float:
     return float(np.median(risk))
 
 
-def risk_groups(risk, cutoff: float):
+def risk_groups(risk, cutoff: float, *, higher_is_worse: bool = True):
     """Label each score ``"high"`` (risk >= ``cutoff``) or ``"low"`` (risk < ``cutoff``).
 
+    With ``higher_is_worse=False`` (the probability of a favourable outcome, see
+    :func:`higher_is_worse`) the labels are reversed: ``"high"`` risk is a score <= ``cutoff``.
     Ties: a score exactly equal to the cut-off is **high**. With an odd number of training
     patients the median is one of their scores, so the training high group has one patient more
     than the low group; with tied scores at the median the imbalance can be larger. Validation
@@ -110,10 +113,21 @@ def risk_groups(risk, cutoff: float):
     if not np.isfinite(values).all():
         raise ValueError(f"risk_groups: {int((~np.isfinite(values)).sum())} non-finite risk "
                          "scores")
-    labels = np.where(values >= cutoff, HIGH, LOW).astype(object)
+    at_risk = values >= cutoff if higher_is_worse else values <= cutoff
+    labels = np.where(at_risk, HIGH, LOW).astype(object)
     if isinstance(risk, pd.Series):
         return pd.Series(labels, index=risk.index, name="risk_group")
     return labels
+
+
+def higher_is_worse(endpoint: Mapping) -> bool:
+    """Whether a higher score of ``endpoint``'s models means higher risk.
+
+    Survival scores are risks. A binary endpoint's score is the predicted probability of its
+    event, which is favourable by default (``favourable: true``, e.g. response): then a *low*
+    probability is the high-risk group.
+    """
+    return not (endpoint.get("type") == "binary" and endpoint.get("favourable", True))
 
 
 # --- inputs -----------------------------------------------------------------------------------
@@ -598,8 +612,12 @@ def stratification_rows(
     adjust_for: Sequence[str] = (),
     references: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
+    worse: bool = True,
 ) -> pd.DataFrame:
     """The rows of ``results/tables/stratification.tsv`` for one recipe x endpoint x cohort.
+
+    ``worse``: whether a higher score is a higher risk (:func:`higher_is_worse` of the endpoint;
+    false for the probability of response, whose low values form the ``high`` group).
 
     ``risk``, ``time``, ``event`` and the rows of ``clinical`` are per patient, in the same
     order. ``cutoff`` is the frozen training median (:func:`risk_cutoff` on the training scores);
@@ -629,7 +647,7 @@ def stratification_rows(
         raise ValueError(f"{len(clinical)} clinical rows for {len(risk)} risk scores")
     if (subgroups or adjust_for) and clinical is None:
         raise ValueError("subgroups and adjust_for need the clinical frame")
-    group = risk_groups(risk, cutoff)
+    group = risk_groups(risk, cutoff, higher_is_worse=worse)
     base = {"recipe": recipe, "component": component, "endpoint": endpoint, "cohort": cohort}
     rows: list[dict[str, Any]] = []
 
@@ -641,7 +659,8 @@ def stratification_rows(
 
     res = group_comparison(time, event, group, alpha=alpha)
     n_all, ev_all = res["n"], res["n_events"]
-    add("groups", "all", "", "cutoff", float(cutoff), n=n_all, n_events=ev_all)
+    add("groups", "all", "", "cutoff", float(cutoff), n=n_all, n_events=ev_all,
+        note="" if worse else "high risk: score <= cutoff (favourable outcome probability)")
     for g in GROUPS:
         med = res[f"median_{g}"]
         note = "median not reached" if np.isinf(med) else "no patients" if np.isnan(med) else ""

@@ -7,7 +7,13 @@ import pandas as pd
 from hccfusion import runlog
 from hccfusion.figures.km import forest_figure, km_figure
 from hccfusion.sheets import load_clinical
-from hccfusion.stratify import COLUMNS, risk_groups, stratification_rows, subgroups_from_config
+from hccfusion.stratify import (
+    COLUMNS,
+    higher_is_worse,
+    risk_groups,
+    stratification_rows,
+    subgroups_from_config,
+)
 from hccfusion.timeunits import to_months
 
 log = runlog.to_file(snakemake.log[0])
@@ -48,9 +54,11 @@ for (cohort, component), part in predictions.groupby(["cohort", "component"], so
     rows.append(stratification_rows(
         wc.recipe, component, wc.endpoint, cohort, part.score.to_numpy(), cutoff, months, event,
         cl.reset_index(), subgroups=subgroups, adjust_for=adjust_for,
+        worse=higher_is_worse(endpoint),
     ))
     if component == "fusion":
-        km_figure(months, event, risk_groups(part.score.to_numpy(), cutoff),
+        groups = risk_groups(part.score.to_numpy(), cutoff, higher_is_worse=higher_is_worse(endpoint))
+        km_figure(months, event, groups,
                   title=f"{wc.recipe} {wc.endpoint}: {cohort}", xlabel="Months",
                   path=figures / f"km_{cohort}")
 table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
