@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
 from hccfusion.cohort import Cohort, Target, endpoint_target
+from hccfusion.errors import name_list
 from hccfusion.models import survival
 from hccfusion.models.bma import BayesianModelAveraging
 from hccfusion.models.breslow import survival_at
@@ -249,6 +250,36 @@ class FittedRecipe:
         return dict(fusion.weights_) if fusion is not None else {}
 
 
+def _check_enough_outcomes(target: Target, endpoint_cfg: Mapping, cfg: Mapping) -> None:
+    """Both outcome classes (binary) or events (survival) in the training patients, at least as
+    many as the folds of the cross-validation; else an error naming the column and patients."""
+    folds = max(int(cfg.get("cv_folds", 5)), int((cfg.get("models") or {}).get("inner_folds", 5)))
+    col = endpoint_cfg["event"]
+    ids = np.asarray(target.index)
+    n = len(ids)
+    if endpoint_cfg["type"] == "binary":
+        classes, counts = np.unique(target.y, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError(
+                f"outcome column '{col}': all {n} training patients have the value {classes[0]}; "
+                "a model needs both classes")
+        k = int(np.argmin(counts))
+        if counts[k] < folds:
+            who = name_list(ids[np.asarray(target.y) == classes[k]])
+            raise ValueError(
+                f"outcome column '{col}': only {counts[k]} of {n} training patients have the "
+                f"value {classes[k]} ({who}); the {folds}-fold cross-validation (cv_folds, "
+                "models.inner_folds) needs at least one per fold")
+    else:
+        event = np.asarray(target.y[target.y.dtype.names[0]], dtype=bool)
+        if event.sum() < folds:
+            who = name_list(ids[event]) if event.any() else "none"
+            raise ValueError(
+                f"outcome column '{col}': only {int(event.sum())} events among {n} training "
+                f"patients (events: {who}); the {folds}-fold cross-validation (cv_folds, "
+                "models.inner_folds) needs at least one per fold")
+
+
 def training_data(cohort: Cohort, endpoint_cfg: Mapping, cfg: Mapping):
     """``(X, y, target, permuted)``: the training patients with an outcome for the endpoint and
     the outcome the models are fitted on, permuted under ``audit.permute_training_outcomes``
@@ -256,6 +287,7 @@ def training_data(cohort: Cohort, endpoint_cfg: Mapping, cfg: Mapping):
     train = cohort.rows("train")
     target: Target = endpoint_target(train, endpoint_cfg)
     X, y = train.loc[target.index], target.y
+    _check_enough_outcomes(target, endpoint_cfg, cfg)
     audit = cfg.get("audit") or {}
     permuted = bool(audit.get("permute_training_outcomes", False))
     if permuted:
