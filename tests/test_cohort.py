@@ -28,7 +28,7 @@ CFG = {
               "stratify_by": "response_3m", "seed": 42},
     "preprocessing": {"max_missing_fraction": 0.3, "variance_threshold_binary": 0.01,
                       "variance_threshold_survival": 0.1},
-    "clinical": {"exclude": ["patient_id", "center", *OUTCOMES]},
+    "clinical": {"exclude": ["patient_id", "center", *OUTCOMES, "subsequent_therapy"]},
     "cv_folds": 5,
     "bootstrap": {"n": 200, "seed": 7},
     "audit": {"permute_training_outcomes": False},
