@@ -40,7 +40,7 @@ log.info("explaining %s on %d training patients", ", ".join(components), len(X))
 values = explain_components(
     components, X, y, kind=endpoint["type"], folds=cfg["cv_folds"], seed=model_seed(mcfg),
     background_size=ecfg["background_size"], max_evals=ecfg["max_evals"])
-values.to_csv(out.shap, sep="\t", index=False, float_format="%.6g")
+values.to_csv(out.shap, sep="\t", index=False, float_format="%.10g")
 by_component = {c: values[values.component == c] for c in components}
 importance = pd.concat([shap_importance(v).reset_index().assign(component=c)
                         for c, v in by_component.items()], ignore_index=True)
