@@ -352,7 +352,7 @@ def test_brier_not_reported_where_training_censoring_survival_is_low(monkeypatch
     assert np.isfinite(unguarded.estimate[1])
 
 
-def test_bootstrap_c_index_equals_scikit_survival_on_each_resample():
+def test_bootstrap_c_index_equals_scikit_survival_on_each_resample(monkeypatch):
     # Tied times (event and censored at the same time), tied risks, repeated patients: the
     # pair-matrix bootstrap gives exactly sksurv's C-index of every resampled data set.
     from sksurv.metrics import concordance_index_censored
@@ -375,6 +375,10 @@ def test_bootstrap_c_index_equals_scikit_survival_on_each_resample():
             return np.nan
 
     fast = _harrell_draws(time, event, [risk, other], 200, seed=5)
+    # Cohorts too large for the pair matrix take the per-resample route, same resamples.
+    monkeypatch.setattr("hccfusion.metrics._PAIR_MATRIX_MAX", 10)
+    large = _harrell_draws(time, event, [risk, other], 200, seed=5)
     for k, r in enumerate((risk, other)):
         slow = _bootstrap_draws(lambda i, r=r: reference(i, r), n, 200, seed=5)
         np.testing.assert_allclose(fast[:, k], slow, rtol=1e-12, equal_nan=True)
+        np.testing.assert_allclose(large[:, k], slow, rtol=1e-12, equal_nan=True)

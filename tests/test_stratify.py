@@ -100,11 +100,11 @@ def test_cutoff_is_the_training_median_and_frozen_for_validation():
     np.testing.assert_array_equal(reversed_groups, np.where(prob <= p_cut, "high", "low"))
     assert reversed_groups[np.argmin(np.abs(prob - p_cut))] == "high"
     rows = stratification_rows("r", "fusion", "response", "external", 1 / (1 + np.exp(-valid)),
-                               p_cut, time, event, worse=False)
+                               p_cut, time, event, higher_is_worse=False)
     cut_row = rows[rows.metric == "cutoff"].iloc[0]
     assert cut_row.estimate == p_cut and "score <= cutoff" in cut_row.note
     n_high = rows[(rows.metric == "median_survival") & (rows.level == "high")].n.item()
-    assert n_high == int((valid <= np.log(p_cut / (1 - p_cut)) + 1e-12).sum())
+    assert n_high == int((1 / (1 + np.exp(-valid)) <= p_cut).sum())
     series = risk_groups(pd.Series(valid[:3], index=["a", "b", "c"]), cut)
     assert list(series.index) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="non-finite"):

@@ -98,6 +98,13 @@ def test_tiny_end_to_end(tmp_path_factory, tiny_demo):
                      "explain/shap_importance", "explain/correlation_clinical"):
             assert (figures / f"{name}.png").stat().st_size > 1000, name
 
+    # Response is favourable: its risk groups put low probabilities in "high" (said in the table).
+    strat = pd.read_csv(work / "results/tables/stratification.tsv", sep="\t")
+    cut_notes = strat[strat.metric == "cutoff"].groupby("endpoint").note.agg(
+        lambda n: set(n.fillna("")))
+    assert cut_notes["response"] == {"high risk: score <= cutoff (favourable outcome probability)"}
+    assert cut_notes["os"] == cut_notes["pfs"] == {""}
+
     features = pd.read_csv(work / "results/features/radiomics.tsv", sep="\t")
     assert list(features.patient_id) == sorted(included.patient_id)
     assert any(c.startswith("arterial_original_shape_") for c in features.columns)

@@ -64,6 +64,20 @@ def model_config(cfg: Mapping) -> dict:
     return {**cfg, "clinical": {"exclude": sorted(set(exclude))}}
 
 
+def read_inputs(clinical: str, features: str, split: str, robustness=()):
+    """The tables of rule ``fit_recipe`` (and ``explain``) from their paths: ``(clinical,
+    radiomics, split, robust)``; ``robust`` lists the features the robustness report keeps, or
+    is None when there is no report (``robustness`` empty: filter off or own feature table)."""
+    from hccfusion.sheets import load_clinical
+
+    robust = None
+    if robustness:
+        report = pd.read_csv(list(robustness)[0], sep="\t")
+        robust = list(report.feature[report.kept])
+    return (load_clinical(clinical).reset_index(drop=True), pd.read_csv(features, sep="\t"),
+            pd.read_csv(split, sep="\t"), robust)
+
+
 def recipe_cohort(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFrame,
                   robust: list[str] | None = None):
     """The assembled cohort of the patients in ``split``, radiomics restricted to ``robust``."""

@@ -612,12 +612,13 @@ def stratification_rows(
     adjust_for: Sequence[str] = (),
     references: Mapping[str, Any] | None = None,
     alpha: float = 0.05,
-    worse: bool = True,
+    higher_is_worse: bool = True,
 ) -> pd.DataFrame:
     """The rows of ``results/tables/stratification.tsv`` for one recipe x endpoint x cohort.
 
-    ``worse``: whether a higher score is a higher risk (:func:`higher_is_worse` of the endpoint;
-    false for the probability of response, whose low values form the ``high`` group).
+    ``higher_is_worse``: whether a higher score is a higher risk, as :func:`higher_is_worse` of the
+    endpoint says (false for the probability of response, whose low values form the ``high``
+    group).
 
     ``risk``, ``time``, ``event`` and the rows of ``clinical`` are per patient, in the same
     order. ``cutoff`` is the frozen training median (:func:`risk_cutoff` on the training scores);
@@ -647,7 +648,7 @@ def stratification_rows(
         raise ValueError(f"{len(clinical)} clinical rows for {len(risk)} risk scores")
     if (subgroups or adjust_for) and clinical is None:
         raise ValueError("subgroups and adjust_for need the clinical frame")
-    group = risk_groups(risk, cutoff, higher_is_worse=worse)
+    group = risk_groups(risk, cutoff, higher_is_worse=higher_is_worse)
     base = {"recipe": recipe, "component": component, "endpoint": endpoint, "cohort": cohort}
     rows: list[dict[str, Any]] = []
 
@@ -660,7 +661,7 @@ def stratification_rows(
     res = group_comparison(time, event, group, alpha=alpha)
     n_all, ev_all = res["n"], res["n_events"]
     add("groups", "all", "", "cutoff", float(cutoff), n=n_all, n_events=ev_all,
-        note="" if worse else "high risk: score <= cutoff (favourable outcome probability)")
+        note="" if higher_is_worse else "high risk: score <= cutoff (favourable outcome probability)")
     for g in GROUPS:
         med = res[f"median_{g}"]
         note = "median not reached" if np.isinf(med) else "no patients" if np.isnan(med) else ""

@@ -17,19 +17,12 @@ from hccfusion.figures.correlation import correlation_figure
 from hccfusion.figures.shap import shap_comparison_figure, shap_summary_figure
 from hccfusion.models import model_seed, training_data
 from hccfusion.persist import load_models
-from hccfusion.recipes import model_config, recipe_cohort
-from hccfusion.sheets import load_clinical
+from hccfusion.recipes import model_config, read_inputs, recipe_cohort
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
 ecfg = cfg["explain"]
-robust = None
-if inp.robustness:
-    report = pd.read_csv(inp.robustness[0], sep="\t")
-    robust = list(report.feature[report.kept])
-cohort = recipe_cohort(load_clinical(inp.clinical).reset_index(drop=True),
-                       pd.read_csv(inp.features, sep="\t"), pd.read_csv(inp.split, sep="\t"),
-                       robust)
+cohort = recipe_cohort(*read_inputs(inp.clinical, inp.features, inp.split, inp.robustness))
 mcfg = model_config(cfg)
 endpoint = cfg["endpoints"][wc.endpoint]
 X, y, _, _ = training_data(cohort, endpoint, mcfg)

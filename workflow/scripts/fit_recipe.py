@@ -7,18 +7,12 @@ import pandas as pd
 from hccfusion import runlog
 from hccfusion.evaluate import monthly_survival
 from hccfusion.persist import median_cutoffs, save_models, table_sha256
-from hccfusion.recipes import run_recipe
-from hccfusion.sheets import load_clinical
+from hccfusion.recipes import read_inputs, run_recipe
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
-clinical = load_clinical(inp.clinical).reset_index(drop=True)
-radiomics = pd.read_csv(inp.features, sep="\t")
-split = pd.read_csv(inp.split, sep="\t")
-robust = None
-if inp.robustness:
-    report = pd.read_csv(inp.robustness[0], sep="\t")
-    robust = list(report.feature[report.kept])
+clinical, radiomics, split, robust = read_inputs(inp.clinical, inp.features, inp.split,
+                                                 inp.robustness)
 _, predictions, details = run_recipe(
     wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, with_details=True,
     performance=False,

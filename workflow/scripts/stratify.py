@@ -33,6 +33,7 @@ for what in absent + [f"adjust_for '{c}'" for c in scfg["adjust_for"] if c not i
 # Groups are compared on survival: the endpoint's own, or for a binary endpoint the first
 # survival endpoint of the config.
 endpoint = cfg["endpoints"][wc.endpoint]
+worse = higher_is_worse(endpoint)  # false for the probability of response
 outcome = endpoint if endpoint["type"] == "survival" else next(
     (e for e in cfg["endpoints"].values() if e["type"] == "survival"), None)
 rows = []
@@ -54,10 +55,10 @@ for (cohort, component), part in predictions.groupby(["cohort", "component"], so
     rows.append(stratification_rows(
         wc.recipe, component, wc.endpoint, cohort, part.score.to_numpy(), cutoff, months, event,
         cl.reset_index(), subgroups=subgroups, adjust_for=adjust_for,
-        worse=higher_is_worse(endpoint),
+        higher_is_worse=worse,
     ))
     if component == "fusion":
-        groups = risk_groups(part.score.to_numpy(), cutoff, higher_is_worse=higher_is_worse(endpoint))
+        groups = risk_groups(part.score.to_numpy(), cutoff, higher_is_worse=worse)
         km_figure(months, event, groups,
                   title=f"{wc.recipe} {wc.endpoint}: {cohort}", xlabel="Months",
                   path=figures / f"km_{cohort}")

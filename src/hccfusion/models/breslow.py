@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 from sksurv.ensemble import GradientBoostingSurvivalAnalysis
 from sksurv.functions import StepFunction
 from sksurv.linear_model.coxph import BreslowEstimator
-from sksurv.nonparametric import _compute_counts
+from sksurv.nonparametric import _compute_counts  # the counts BreslowEstimator.fit uses
 from sksurv.svm import FastSurvivalSVM
 
 #: Bound on the one-covariate Cox coefficient per SD of a score (hazard ratio e^5 = 148 per SD,
