@@ -19,6 +19,7 @@ include: "workflow/rules/cohort.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/stratify.smk"
 include: "workflow/rules/explain.smk"
+include: "workflow/rules/omics.smk"
 
 
 rule all:
@@ -30,3 +31,4 @@ rule all:
         imaging_outputs,
         habitat_outputs,
         explain_outputs,
+        omics_outputs,

@@ -101,6 +101,21 @@ def check_references(config: dict[str, Any]) -> None:
             "config key 'feature_table': your own features need your own clinical table; "
             "set demo.generate: false"
         )
+    omics = config.get("omics")
+    if omics and omics["enabled"] and omics["expression"] and not config["demo"]["generate"]:
+        # A user's matrix needs the user's map, clinical table and CT (or features) too.
+        for key in ("samples", "clinical"):
+            if not omics[key]:
+                problems.append(f"config key 'omics.{key}': needed with omics.expression")
+        if not omics["patients"] and not omics["feature_table"]:
+            problems.append("config key 'omics.patients': the matched patients' CT sheet (or "
+                            "omics.feature_table) is needed with omics.expression")
+    if omics:
+        for part in ("gsea", "ora"):
+            unknown = [c for c in omics[part]["collections"] if c not in omics["genesets"]]
+            if unknown:
+                problems.append(f"config key 'omics.{part}.collections': unknown collection(s) "
+                                f"{', '.join(unknown)} (known: {', '.join(omics['genesets'])})")
     split = config["split"]
     if split["development_center"] == split["external_center"]:
         problems.append("config key 'split': development_center and external_center are the same")
