@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint format clean
+.PHONY: demo test install sysdeps slurm report lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,30 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Debian packages of the tests: a single-node Slurm (tests/test_slurm.py) and headless Chromium
+# (screenshot of the report). Installed when missing and running as root; a no-op when present.
+DEB_TEST := munge slurmctld slurmd slurm-client chromium
+sysdeps:
+	@command -v dpkg-query >/dev/null || { echo "sysdeps: not a Debian system; install $(DEB_TEST) yourself"; exit 0; }; \
+	missing=$$(for p in $(DEB_TEST); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "sysdeps: run as root to install:" $$missing; exit 0; fi; \
+	echo "sysdeps: installing" $$missing; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null
+
+# Start the local single-node Slurm the Slurm test submits to (idempotent).
+slurm: sysdeps
+	bash tests/slurm/start_local_slurm.sh
+
+report: $(STAMP)
+	$(BIN)/snakemake --configfile config/config.yaml --report results/report.html
+
 demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) --configfile config/config.yaml
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -n $(CORES) tests
+test: $(STAMP) sysdeps
+	@bash tests/slurm/start_local_slurm.sh || echo "make test: no local Slurm; tests/test_slurm.py fails in CI, skips elsewhere"
+	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,11 +7,19 @@ checkpoint split:
         patients=patient_sheet,
         excluded="results/qc/excluded.tsv",
     output:
-        "results/splits.tsv",
+        report(
+            "results/splits.tsv",
+            caption="../report/splits.rst",
+            category="Cohort",
+        ),
     log:
         "logs/split.log",
     conda:
         "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     params:
         split=config["split"],
         phases=PHASES,

@@ -102,6 +102,12 @@ def has_provided_mask(patient, phase):
     return isinstance(value, str) and bool(value)
 
 
+def gpu_request(wildcards):
+    """Slurm GRES of a segmentation job: one GPU for MedSAM, none otherwise (an empty string
+    requests nothing; local runs ignore the resource)."""
+    return "gpu:1" if config["segmentation"]["method"] == "medsam" else ""
+
+
 def box_prompt(wildcards):
     value = sheets()[0].loc[wildcards.patient, "box_prompt"]
     return value if isinstance(value, str) else ""

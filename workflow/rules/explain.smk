@@ -19,7 +19,18 @@ rule explain:
         shap="results/models/{recipe}/{endpoint}/shap.tsv",
         importance="results/models/{recipe}/{endpoint}/shap_importance.tsv",
         correlation="results/models/{recipe}/{endpoint}/correlation.tsv",
-        figures=directory("results/figures/{recipe}/{endpoint}/explain"),
+        figures=report(
+            directory("results/figures/{recipe}/{endpoint}/explain"),
+            patterns=["{figure}.png"],
+            caption="../report/explain.rst",
+            category="Models",
+            subcategory="{recipe} {endpoint}",
+            labels={
+                "recipe": "{recipe}",
+                "endpoint": "{endpoint}",
+                "figure": "{figure}",
+            },
+        ),
     log:
         "logs/explain/{recipe}_{endpoint}.log",
     benchmark:

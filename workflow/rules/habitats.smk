@@ -15,6 +15,7 @@ rule habitat_model:
         "results/benchmarks/habitat_model.tsv"
     conda:
         "../../envs/imaging.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
@@ -56,10 +57,19 @@ rule merge_habitats:
     input:
         per_patient_only("results/features/habitats/{patient}.tsv"),
     output:
-        "results/features/habitats.tsv",
+        report(
+            "results/features/habitats.tsv",
+            caption="../report/habitats.rst",
+            category="Radiomics",
+            subcategory="Habitats",
+        ),
     log:
         "logs/merge_habitats.log",
     conda:
         "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/merge_habitats.py"

@@ -19,6 +19,7 @@ rule ingest:
     resources:
         mem_mb=3000,
         runtime=20,
+        gres=gpu_request,
     params:
         series=phase_series,
         boxes=box_prompt,
@@ -35,13 +36,23 @@ rule patient_qc:
         status=expand("results/imaging/{{patient}}/{phase}/ingest.json", phase=PHASES),
     output:
         status="results/imaging/{patient}/phase_check.json",
-        png="results/qc/overlays/{patient}.png",
+        png=report(
+            "results/qc/overlays/{patient}.png",
+            caption="../report/overlays.rst",
+            category="Imaging QC",
+            subcategory="Overlays",
+            labels={"patient": "{patient}"},
+        ),
     log:
         "logs/patient_qc/{patient}.log",
+    benchmark:
+        "results/benchmarks/patient_qc/{patient}.tsv"
     conda:
         "../../envs/imaging.yaml"
+    threads: 1
     resources:
         mem_mb=1500,
+        runtime=5,
     params:
         phases=PHASES,
         on_error=config["on_patient_error"],
@@ -59,10 +70,18 @@ rule imaging_qc:
             caption="../report/imaging_qc.rst",
             category="Imaging QC",
         ),
-        segmentation="results/qc/segmentation.tsv",
+        segmentation=report(
+            "results/qc/segmentation.tsv",
+            caption="../report/segmentation.rst",
+            category="Imaging QC",
+        ),
     log:
         "logs/imaging_qc.log",
     conda:
         "../../envs/imaging.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/imaging_qc.py"

@@ -39,7 +39,18 @@ rule evaluate:
         calibration="results/models/{recipe}/{endpoint}/calibration.tsv",
         calibration_summary="results/models/{recipe}/{endpoint}/calibration_summary.tsv",
         decision="results/models/{recipe}/{endpoint}/decision_curve.tsv",
-        figures=directory("results/figures/{recipe}/{endpoint}/evaluation"),
+        figures=report(
+            directory("results/figures/{recipe}/{endpoint}/evaluation"),
+            patterns=["{figure}.png"],
+            caption="../report/evaluation.rst",
+            category="Models",
+            subcategory="{recipe} {endpoint}",
+            labels={
+                "recipe": "{recipe}",
+                "endpoint": "{endpoint}",
+                "figure": "{figure}",
+            },
+        ),
     log:
         "logs/evaluate/{recipe}_{endpoint}.log",
     benchmark:
@@ -71,11 +82,23 @@ rule cohort_tables:
             caption="../report/performance.rst",
             category="Models",
         ),
-        comparisons="results/tables/comparisons.tsv",
-        stratification="results/tables/stratification.tsv",
+        comparisons=report(
+            "results/tables/comparisons.tsv",
+            caption="../report/comparisons.rst",
+            category="Models",
+        ),
+        stratification=report(
+            "results/tables/stratification.tsv",
+            caption="../report/stratification.rst",
+            category="Survival",
+        ),
     log:
         "logs/cohort_tables.log",
     conda:
         "../../envs/models.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
     script:
         "../scripts/cohort_tables.py"

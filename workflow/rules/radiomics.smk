@@ -31,12 +31,24 @@ if FEATURE_TABLE:
             table=FEATURE_TABLE,
             clinical=clinical_table,
         output:
-            features="results/features/radiomics.tsv",
-            excluded="results/qc/excluded.tsv",
+            features=report(
+                "results/features/radiomics.tsv",
+                caption="../report/radiomics.rst",
+                category="Radiomics",
+            ),
+            excluded=report(
+                "results/qc/excluded.tsv",
+                caption="../report/excluded.rst",
+                category="Cohort",
+            ),
         log:
             "logs/import_features.log",
         conda:
             "../../envs/models.yaml"
+        threads: 1
+        resources:
+            mem_mb=2000,
+            runtime=5,
         script:
             "../scripts/import_features.py"
 
@@ -46,14 +58,24 @@ else:
         input:
             per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
         output:
-            features="results/features/radiomics.tsv",
-            excluded="results/qc/excluded.tsv",
+            features=report(
+                "results/features/radiomics.tsv",
+                caption="../report/radiomics.rst",
+                category="Radiomics",
+            ),
+            excluded=report(
+                "results/qc/excluded.tsv",
+                caption="../report/excluded.rst",
+                category="Cohort",
+            ),
         log:
             "logs/merge_radiomics.log",
         conda:
             "../../envs/imaging.yaml"
+        threads: 1
         resources:
             mem_mb=2000,
+            runtime=5,
         params:
             phases=PHASES,
         script:

@@ -39,8 +39,10 @@ rule robustness:
         "logs/robustness.log",
     conda:
         "../../envs/models.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
+        runtime=10,
     params:
         threshold=config["robustness"]["icc_threshold"],
     script:

@@ -9,7 +9,18 @@ rule stratify:
         split="results/splits.tsv",
     output:
         table="results/models/{recipe}/{endpoint}/stratification.tsv",
-        figures=directory("results/figures/{recipe}/{endpoint}/stratification"),
+        figures=report(
+            directory("results/figures/{recipe}/{endpoint}/stratification"),
+            patterns=["{figure}.png"],
+            caption="../report/km.rst",
+            category="Survival",
+            subcategory="{recipe} {endpoint}",
+            labels={
+                "recipe": "{recipe}",
+                "endpoint": "{endpoint}",
+                "figure": "{figure}",
+            },
+        ),
     log:
         "logs/stratify/{recipe}_{endpoint}.log",
     benchmark:
