@@ -46,6 +46,8 @@ def test_endpoint_comparison_and_ora(tmp_path):
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert sorted(ticks) == ["A", "B"]  # C is in neither endpoint's top 2
     assert (tmp_path / "gsea.png").exists()
+    endpoint_comparison_figure(gsea.iloc[:0], path=tmp_path / "gsea_empty.png")
+    assert (tmp_path / "gsea_empty.png").exists()
     ora = pd.DataFrame({"direction": ["up", "down"], "term": ["x (GO:1)", "y (GO:2)"],
                         "overlap": [5, 3], "odds_ratio": [3.0, 2.0], "padj": [0.001, 0.04]})
     ora_figure(ora, path=tmp_path / "ora.png")

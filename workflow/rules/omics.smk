@@ -108,7 +108,7 @@ use rule ingest as omics_ingest with:
     log:
         "logs/omics/ingest/{patient}_{phase}.log",
     benchmark:
-        "results/benchmarks/omics/ingest/{patient}_{phase}.tsv"
+        "results/benchmarks/omics_ingest/{patient}_{phase}.tsv"
     params:
         series=omics_sheet_value("{phase}_series"),
         boxes=omics_sheet_value("box_prompt"),
@@ -146,7 +146,7 @@ use rule radiomics as omics_radiomics with:
     log:
         "logs/omics/radiomics/{patient}_{phase}.log",
     benchmark:
-        "results/benchmarks/omics/radiomics/{patient}_{phase}.tsv"
+        "results/benchmarks/omics_radiomics/{patient}_{phase}.tsv"
 
 
 rule omics_merge_radiomics:
@@ -182,7 +182,7 @@ rule omics_score:
     log:
         "logs/omics/score.log",
     benchmark:
-        "results/benchmarks/omics/score.tsv"
+        "results/benchmarks/omics_score.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1
@@ -205,7 +205,7 @@ rule omics_de:
     log:
         "logs/omics/de_{recipe}.log",
     benchmark:
-        "results/benchmarks/omics/de_{recipe}.tsv"
+        "results/benchmarks/omics_de/{recipe}.tsv"
     conda:
         "../../envs/omics.yaml"
     threads: 2
@@ -229,7 +229,7 @@ rule omics_enrichment:
     log:
         "logs/omics/enrichment_{recipe}.log",
     benchmark:
-        "results/benchmarks/omics/enrichment_{recipe}.tsv"
+        "results/benchmarks/omics_enrichment/{recipe}.tsv"
     conda:
         "../../envs/omics.yaml"
     threads: 1
@@ -242,9 +242,34 @@ rule omics_enrichment:
         "../scripts/omics_enrichment.py"
 
 
+rule omics_observed:
+    input:
+        expression=omics_input("expression"),
+        samples=omics_input("samples"),
+        clinical=omics_input("clinical"),
+        genesets=list(OMICS_GENESETS.values()),
+    output:
+        gsea="results/omics/observed/gsea.tsv",
+    log:
+        "logs/omics/observed.log",
+    benchmark:
+        "results/benchmarks/omics_observed.tsv"
+    conda:
+        "../../envs/omics.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    params:
+        genesets=OMICS_GENESETS,
+    script:
+        "../scripts/omics_observed.py"
+
+
 rule omics_tables:
     input:
-        gsea=[f"results/omics/{r}/gsea.tsv" for r in config["recipes"]],
+        gsea=[f"results/omics/{r}/gsea.tsv" for r in config["recipes"]]
+        + ["results/omics/observed/gsea.tsv"],
         ora=[f"results/omics/{r}/ora.tsv" for r in config["recipes"]],
     output:
         gsea="results/tables/gsea.tsv",
@@ -274,7 +299,7 @@ rule omics_immune:
     log:
         "logs/omics/immune.log",
     benchmark:
-        "results/benchmarks/omics/immune.tsv"
+        "results/benchmarks/omics_immune.tsv"
     conda:
         "../../envs/omics.yaml"
     threads: 1

@@ -28,10 +28,12 @@ de_all = pd.read_csv(inp.de, sep="\t", dtype={"gene": str})
 expr = load_expression(inp.expression, ocfg["values"])
 logx = log2_expression(expr, ocfg["values"])
 groups = pd.read_csv(inp.groups, sep="\t", dtype={"sample_id": str})
-for name in dict.fromkeys(gcfg["collections"] + ocfg_ora["collections"]):
-    if name in collections:
-        check_coverage(expr.index, collections[name], min_size=gcfg["min_size"],
-                       source=inp.expression)
+for names, min_size in ((gcfg["collections"], gcfg["min_size"]),
+                        (ocfg_ora["collections"], ocfg_ora["min_size"])):
+    for name in names:
+        if name in collections:
+            check_coverage(expr.index, collections[name], min_size=min_size,
+                           source=inp.expression)
 gsea_rows, ora_rows = [], []
 for endpoint, de in de_all.groupby("endpoint", sort=False):
     first_label, second_label = de.first_group.iloc[0], de.second_group.iloc[0]

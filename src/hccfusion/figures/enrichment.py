@@ -35,6 +35,14 @@ def endpoint_comparison_figure(gsea: pd.DataFrame, *, top: int = 8, fdr: float =
     """NES of the union of each endpoint's ``top`` sets (by |NES|), side by side per endpoint
     (rows ``label``, ``term``, ``nes``, ``fdr``); sets with FDR below ``fdr`` are drawn solid,
     the others hatched and pale."""
+    if gsea.empty:
+        with figure_style():
+            fig, ax = plt.subplots(figsize=(4, 1.5))
+            ax.text(0.5, 0.5, "no GSEA results", ha="center", va="center")
+            ax.set_axis_off()
+            if path is not None:
+                save(fig, path)
+        return fig
     labels = list(dict.fromkeys(gsea["label"]))
     terms: list[str] = []
     for label in labels:
