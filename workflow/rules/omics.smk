@@ -95,6 +95,11 @@ def omics_outputs(wildcards):
         "results/tables/gsea.tsv",
         "results/tables/ora.tsv",
         "results/tables/immune.tsv",
+        *(
+            ["results/tables/single_cell.tsv"]
+            if OMICS["single_cell"]["anndata"]
+            else []
+        ),
     ]
 
 
@@ -308,3 +313,25 @@ rule omics_immune:
         runtime=20,
     script:
         "../scripts/omics_immune.py"
+
+
+rule omics_single_cell:
+    input:
+        anndata=OMICS["single_cell"]["anndata"] or [],
+        groups="results/omics/groups.tsv",
+        hallmark=OMICS_GENESETS["hallmark"],
+    output:
+        table="results/tables/single_cell.tsv",
+        figures=directory("results/figures/omics/single_cell"),
+    log:
+        "logs/omics/single_cell.log",
+    benchmark:
+        "results/benchmarks/omics_single_cell.tsv"
+    conda:
+        "../../envs/omics.yaml"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../scripts/omics_single_cell.py"
