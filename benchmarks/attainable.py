@@ -20,7 +20,7 @@ whose ``results/`` it reads:
     radiomics features), normal-scores transformed on the training patients: the ceiling with
     the workflow's measurements and a selection that knows the true model (an oracle selection).
 ``workflow``
-    the fusion component of the run (``results/tables/performance.tsv``).
+    the fusion component of the run (``results/models/<recipe>/<endpoint>/performance.tsv``).
 
 It also prints, for each proxy, its rank among all candidates by univariate association with
 the outcome in the training patients (training AUC or C-index distance from 0.5): a feature
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -128,7 +129,8 @@ def main(argv=None) -> None:
     X = X.fillna(X[train].median())
     normal = QuantileTransformer(n_quantiles=int(train.sum()), output_distribution="normal")
     Z = pd.DataFrame(normal.fit(X[train]).transform(X), index=ids, columns=X.columns)
-    perf = pd.read_csv(f"{args.results}/tables/performance.tsv", sep="\t")
+    perf = pd.concat([pd.read_csv(f, sep="\t")  # per-endpoint tables: a partial run suffices
+                      for f in sorted(Path(args.results).glob("models/*/*/performance.tsv"))])
     print(f"{int(train.sum())} training, {int((cohort == 'internal').sum())} internal, "
           f"{int((cohort == 'external').sum())} external patients; {X.shape[1]} candidates\n")
 
