@@ -23,6 +23,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/stratify.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/omics.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:
@@ -35,6 +36,7 @@ rule all:
         habitat_outputs,
         explain_outputs,
         omics_outputs,
+        paper_targets,
         "results/tables/benchmarks.tsv",
 
 
