@@ -114,7 +114,8 @@ def categorical_test(
     if t.shape == (2, 2):
         return float(stats.fisher_exact(t).pvalue), "Fisher's exact"
     method = stats.MonteCarloMethod(n_resamples=n_resamples, rng=np.random.default_rng(seed))
-    return float(stats.fisher_exact(t, method=method).pvalue), "Fisher-Freeman-Halton (Monte Carlo)"
+    p = np.ravel(stats.fisher_exact(t, method=method).pvalue)[0]  # (1,) for some tables
+    return float(p), "Fisher-Freeman-Halton (Monte Carlo)"
 
 
 def table1_variables(columns, endpoints: Mapping[str, Mapping],
