@@ -4,6 +4,7 @@ reading, the bad inputs of issue 5, normalisation."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,8 @@ from hccfusion.omics.expression import (
     read_sample_map,
 )
 from hccfusion.omics.genesets import GeneSetError, check_coverage, read_gmt
+
+GENESETS = Path(__file__).resolve().parents[1] / "resources" / "genesets"
 
 
 def _write(tmp_path, text: str, name: str = "expr.tsv"):
@@ -124,10 +127,36 @@ def test_gmt_reading_and_coverage(tmp_path, caplog):
 
 
 def test_shipped_gene_sets_have_their_published_sizes():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1] / "resources" / "genesets"
+    root = GENESETS
     assert len(read_gmt(root / "h.all.v7.0.symbols.gmt").sets) == 50
     assert len(read_gmt(root / "Charoentong2017_28immune.gmt").sets) == 28
     go = read_gmt(root / "GO_Biological_Process_2021.gmt")
     assert len(go.sets) == 6036
+
+
+def test_validate_config_checks_a_users_expression_inputs(tmp_path, tiny_demo_tables, capsys):
+    from hccfusion.cli import main
+
+    demo = tiny_demo_tables
+    features = tmp_path / "features.tsv"
+    clinical = pd.read_csv(demo / "clinical.tsv", sep="\t")
+    pd.DataFrame({"patient_id": clinical.patient_id, "venous_original_firstorder_Mean":
+                  np.arange(len(clinical), dtype=float)}).to_csv(features, sep="\t", index=False)
+    expr = demo / "expression"
+    config = tmp_path / "user.yaml"
+    text = (f"demo: {{generate: false}}\nclinical: {demo / 'clinical.tsv'}\n"
+            f"feature_table: {features}\n"
+            f"omics: {{expression: EXPR, samples: {expr / 'samples.tsv'}, "
+            f"clinical: {expr / 'clinical.tsv'}, feature_table: {features}, "
+            f"genesets: {{hallmark: {GENESETS / 'h.all.v7.0.symbols.gmt'}}}}}\n")
+    config.write_text(text.replace("EXPR", str(expr / "counts.tsv")))
+    assert main(["validate-config", str(config)]) == 0
+    assert "33 matched to patients" in capsys.readouterr().out
+    bad = tmp_path / "bad.tsv"
+    counts = pd.read_csv(expr / "counts.tsv", sep="\t")
+    counts.iloc[3, 5] = -1
+    counts.to_csv(bad, sep="\t", index=False)
+    config.write_text(text.replace("EXPR", str(bad)))
+    assert main(["validate-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "negative" in err and f"{counts.gene[3]}/{counts.columns[5]}=-1" in err

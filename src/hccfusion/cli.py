@@ -91,6 +91,7 @@ def _cmd_validate(args) -> int:
         features = load_user_table(config["feature_table"], table.patient_id)
         print(f"feature table {config['feature_table']}: valid, {len(features)} patients, "
               f"{features.shape[1] - 1} features")
+        _validate_omics(config)
         return 0
     if not sheet.exists() and config["demo"]["generate"]:
         print(f"patient sheet {sheet}: not there yet (the workflow generates the demo cohort first)")
@@ -101,7 +102,30 @@ def _cmd_validate(args) -> int:
     check_clinical_columns(table, config["endpoints"], clinical)
     check_same_patients(patients, table, sheet, clinical)
     print(f"clinical table {clinical}: valid, {len(table)} patients, {table.shape[1] - 1} columns")
+    _validate_omics(config)
     return 0
+
+
+def _validate_omics(config) -> None:
+    """A user's transcriptomic inputs (omics.expression and its sample map): the same checks
+    as the workflow's, before any job runs."""
+    omics = config["omics"]
+    if not (omics["enabled"] and omics["expression"]):
+        return
+    from hccfusion.omics.expression import load_expression, match_samples, read_sample_map
+    from hccfusion.omics.genesets import check_coverage, read_gmt
+    from hccfusion.persist import read_table
+
+    expr = load_expression(omics["expression"], omics["values"])
+    patients = read_table(omics["clinical"], "clinical")["patient_id"]
+    matched = match_samples(expr.columns, read_sample_map(omics["samples"]), patients,
+                            source=omics["expression"])
+    print(f"expression matrix {omics['expression']}: valid, {len(expr)} genes x "
+          f"{expr.shape[1]} samples, {len(matched)} matched to patients of {omics['clinical']}")
+    hallmark = Path(omics["genesets"]["hallmark"] or "")
+    if hallmark.is_file():
+        check_coverage(expr.index, read_gmt(hallmark, "hallmark"),
+                       min_size=omics["gsea"]["min_size"], source=omics["expression"])
 
 
 def build_parser() -> argparse.ArgumentParser:
