@@ -45,9 +45,10 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert "'unknown' was unexpected" in out and "cv_folds" in out
 
 
-@pytest.mark.workflow
-def test_tiny_end_to_end(tmp_path_factory, tiny_demo):
-    """config/tiny.yaml end to end, with one broken scan excluded under on_patient_error=exclude."""
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_demo):
+    """config/tiny.yaml end to end, once for the tests of the xdist group "tiny_run", with one
+    broken scan excluded under on_patient_error=exclude. Returns (work, demo, sheet, bad row)."""
     work = tmp_path_factory.mktemp("tiny_run")
     # The fixture is the same cohort tiny.yaml generates (seed 1); the workflow takes it as done.
     demo = work / "resources" / "demo_tiny"
@@ -60,6 +61,71 @@ def test_tiny_end_to_end(tmp_path_factory, tiny_demo):
     run = snakemake(work, "--cores", "2", "--configfile", str(REPO / "config" / "tiny.yaml"),
                     "--config", "on_patient_error=exclude")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    return work, demo, sheet, bad
+
+
+REPORT_CATEGORIES = ["Cohort", "Imaging QC", "Radiomics", "Models", "Survival", "Reproducibility"]
+
+
+@pytest.mark.workflow
+@pytest.mark.xdist_group("tiny_run")
+def test_tiny_report(tiny_run, tmp_path):
+    """`snakemake --report` of the tiny run: one HTML file with every category and the benchmark
+    summary; headless Chromium renders it to a screenshot that is not blank."""
+    work = tiny_run[0]
+    run = snakemake(work, "--configfile", str(REPO / "config" / "tiny.yaml"), "--config",
+                    "on_patient_error=exclude", "--report", "results/report.html")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    html = (work / "results/report.html").read_text()
+    assert len(html) > 500_000, len(html)  # figures are embedded
+    for category in REPORT_CATEGORIES:
+        assert category in html, category
+    for caption in ("Kaplan-Meier curves", "ICC(3,1)", "peak resident memory", "SHAP values"):
+        assert caption in html, caption
+    bench = pd.read_csv(work / "results/tables/benchmarks.tsv", sep="\t").set_index("rule")
+    assert {"ingest", "radiomics", "fit_recipe", "evaluate"} <= set(bench.index)
+    assert bench.loc["ingest", "jobs"] == 2 * len(tiny_run[2])
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        message = "chromium is not installed (make sysdeps installs it as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    png = tmp_path / "report.png"
+    shot = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
+         "--window-size=1400,1000", f"--screenshot={png}", (work / "results/report.html").as_uri()],
+        capture_output=True, text=True, timeout=180)
+    assert png.exists(), shot.stdout + shot.stderr
+    assert_not_blank(png)
+
+
+def assert_not_blank(png: Path) -> None:
+    """A rendered page, not an empty one: many distinct grey levels, text-like contrast, and a
+    good share of the window not the background colour."""
+    from matplotlib.image import imread
+
+    image = imread(png)[..., :3]
+    assert image.shape[:2] == (1000, 1400), image.shape
+    grey = image.mean(axis=2)
+    background = np.median(grey)
+    drawn = np.abs(grey - background) > 0.05
+    print(f"screenshot: std {grey.std():.4f}, drawn fraction {drawn.mean():.4f}, "
+          f"grey levels {len(np.unique((grey * 255).round()))}")
+    # The rendered report (navigation bar, text, workflow graph): std 0.24, 20 % drawn, 250 grey
+    # levels; a one-heading test page: 0.12, 4 %; a blank page: 0, 0 %.
+    assert grey.std() > 0.1
+    assert drawn.mean() > 0.1
+    assert len(np.unique((grey * 255).round())) > 32
+
+
+@pytest.mark.workflow
+@pytest.mark.xdist_group("tiny_run")
+def test_tiny_end_to_end(tiny_run):
+    """config/tiny.yaml end to end, with one broken scan excluded under on_patient_error=exclude."""
+    work, demo, sheet, bad = tiny_run
     excluded = pd.read_csv(work / "results/qc/excluded.tsv", sep="\t")
     assert list(excluded.patient_id) == [bad.patient_id]
     assert "venous" in excluded.reason[0] and "empty" in excluded.reason[0]
@@ -272,3 +338,43 @@ def test_own_feature_table_skips_imaging(tmp_path):
     assert bad.returncode != 0
     assert f"patient {features.patient_id[5]}), column 'arterial_original_glcm_Noise3'" in (
         bad.stdout + bad.stderr)
+
+
+@pytest.mark.workflow
+@pytest.mark.xdist_group("tiny_run")
+def test_tiny_omics(tiny_run):
+    """The transcriptomic branch of the tiny run: the matched patients are imaged and scored by
+    the frozen models, and every comparison with two groups of 2+ samples has its tables."""
+    work, demo = tiny_run[0], tiny_run[1]
+    matched = pd.read_csv(demo / "expression" / "samples.tsv", sep="\t")
+    pred = pd.read_csv(work / "results/omics/predictions.tsv", sep="\t")
+    assert set(pred.patient_id) == set(matched.patient_id)
+    groups = pd.read_csv(work / "results/omics/groups.tsv", sep="\t")
+    assert len(groups) == 3 * len(matched) and set(groups.component) == {"fusion"}
+    # Groups are the frozen models' risk groups (training cut-offs), oriented per endpoint.
+    fusion = pred[pred.component == "fusion"].set_index(["recipe", "endpoint", "patient_id"])
+    for row in groups.itertuples():
+        assert fusion.loc[(row.recipe, row.endpoint, row.patient_id), "risk_group"] == \
+            row.risk_group
+        worse = row.risk_group == ("low" if row.endpoint == "response" else "high")
+        assert row.first == worse
+    n_genes = sum(1 for _ in open(demo / "expression" / "counts.tsv")) - 1
+    testable = groups.groupby(["recipe", "endpoint"])["first"].agg(
+        lambda f: min(f.sum(), (~f).sum()) >= 2)
+    gsea = pd.read_csv(work / "results/tables/gsea.tsv", sep="\t")
+    assert list(gsea.columns[:7]) == ["recipe", "endpoint", "term", "nes", "pval", "fdr",
+                                      "leading_edge"]
+    for (recipe, endpoint), ok in testable.items():
+        de = pd.read_csv(work / f"results/tables/de_{recipe}.tsv", sep="\t")
+        rows = de[de.endpoint == endpoint]
+        assert len(rows) == (n_genes if ok else 0), (recipe, endpoint)
+        if ok:
+            assert set(rows.method) == {"deseq2_wald"}
+            part = gsea[(gsea.recipe == recipe) & (gsea.endpoint == endpoint)]
+            assert len(part) == 50 and part.geneset_version.str.startswith("h.all.v7.0").all()
+            assert (work / f"results/figures/omics/{recipe}/de/volcano_{endpoint}.png").exists()
+    scores = pd.read_csv(work / "results/tables/immune_scores.tsv", sep="\t")
+    assert len(scores) == 28 * len(matched) and scores.normalisation.nunique() == 1
+    immune = pd.read_csv(work / "results/tables/immune.tsv", sep="\t")
+    assert len(immune) == 28 * int(testable.sum())
+    assert (work / "results/figures/omics/gsea_endpoints.png").exists()
