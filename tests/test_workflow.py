@@ -66,7 +66,8 @@ def tiny_run(tmp_path_factory, tiny_demo):
     return work, demo, sheet, bad
 
 
-REPORT_CATEGORIES = ["Cohort", "Imaging QC", "Radiomics", "Models", "Survival", "Reproducibility"]
+REPORT_CATEGORIES = ["Cohort", "Imaging QC", "Radiomics", "Models", "Survival", "Transcriptomics",
+                     "Reproducibility"]
 
 
 @pytest.mark.workflow
@@ -195,6 +196,24 @@ def test_tiny_end_to_end(tiny_run):
     habitats = pd.read_csv(work / "results/features/habitats.tsv", sep="\t")
     assert list(habitats.patient_id) == sorted(included.patient_id)
     assert habitats.filter(like="_fraction").sum(axis=1).round(6).eq(1).all()
+
+    # The paper target: every figure of the config's set as PDF and PNG, Table 1 and the
+    # checklist, none empty (tiny.yaml keeps the defaults, so the set is the default one).
+    from hccfusion.paper import figure_stems, paper_spec
+
+    stems = figure_stems(paper_spec(yaml.safe_load((REPO / "config/config.yaml").read_text()),
+                                    omics=True))
+    paper = work / "results/paper"
+    expected = {f"{s}.{x}" for s in stems for x in ("pdf", "png")} | {"table1.tsv", "table1.md"}
+    assert expected <= {p.name for p in paper.iterdir()}, expected - {p.name for p in
+                                                                       paper.iterdir()}
+    for name in expected:
+        assert (paper / name).stat().st_size > (5000 if name.endswith(".png") else 200), name
+    table1 = pd.read_csv(paper / "table1.tsv", sep="\t")
+    tests = [c for c in table1.columns if c.startswith("test_")]
+    assert tests and table1[tests].notna().any().all()
+    assert table1[[f"p_{c[5:]}" for c in tests]].stack().between(0, 1).all()
+    assert (work / "results/checklist.md").stat().st_size > 2000
 
     # Every job left a log and every per-patient job a benchmark.
     assert len(list((work / "logs/radiomics").glob("*.log"))) == 2 * len(sheet)

@@ -108,8 +108,19 @@ rule omics_de:
         expression=omics_input("expression"),
         groups="results/omics/groups.tsv",
     output:
-        table="results/tables/de_{recipe}.tsv",
-        figures=directory("results/figures/omics/{recipe}/de"),
+        table=report(
+            "results/tables/de_{recipe}.tsv",
+            caption="../report/omics_de.rst",
+            category="Transcriptomics",
+            subcategory="Differential expression",
+        ),
+        figures=report(
+            directory("results/figures/omics/{recipe}/de"),
+            patterns=["{figure}.png"],
+            caption="../report/omics_de.rst",
+            category="Transcriptomics",
+            subcategory="Differential expression",
+        ),
     log:
         "logs/omics/de_{recipe}.log",
     benchmark:
@@ -133,7 +144,13 @@ rule omics_enrichment:
     output:
         gsea="results/omics/{recipe}/gsea.tsv",
         ora="results/omics/{recipe}/ora.tsv",
-        figures=directory("results/figures/omics/{recipe}/enrichment"),
+        figures=report(
+            directory("results/figures/omics/{recipe}/enrichment"),
+            patterns=["{figure}.png"],
+            caption="../report/omics_gsea.rst",
+            category="Transcriptomics",
+            subcategory="Enrichment",
+        ),
     log:
         "logs/omics/enrichment_{recipe}.log",
     benchmark:
@@ -180,9 +197,25 @@ rule omics_tables:
         + ["results/omics/observed/gsea.tsv"],
         ora=[f"results/omics/{r}/ora.tsv" for r in config["recipes"]],
     output:
-        gsea="results/tables/gsea.tsv",
-        ora="results/tables/ora.tsv",
+        gsea=report(
+            "results/tables/gsea.tsv",
+            caption="../report/omics_gsea.rst",
+            category="Transcriptomics",
+            subcategory="Enrichment",
+        ),
+        ora=report(
+            "results/tables/ora.tsv",
+            caption="../report/omics_gsea.rst",
+            category="Transcriptomics",
+            subcategory="Enrichment",
+        ),
         figure="results/figures/omics/gsea_endpoints.pdf",
+        png=report(
+            "results/figures/omics/gsea_endpoints.png",
+            caption="../report/omics_gsea.rst",
+            category="Transcriptomics",
+            subcategory="Enrichment",
+        ),
     log:
         "logs/omics/tables.log",
     conda:
@@ -202,8 +235,19 @@ rule omics_immune:
         genesets=OMICS_GENESETS["immune"],
     output:
         scores="results/tables/immune_scores.tsv",
-        table="results/tables/immune.tsv",
-        figures=directory("results/figures/omics/immune"),
+        table=report(
+            "results/tables/immune.tsv",
+            caption="../report/omics_immune.rst",
+            category="Transcriptomics",
+            subcategory="Immune infiltration",
+        ),
+        figures=report(
+            directory("results/figures/omics/immune"),
+            patterns=["{figure}.png"],
+            caption="../report/omics_immune.rst",
+            category="Transcriptomics",
+            subcategory="Immune infiltration",
+        ),
     log:
         "logs/omics/immune.log",
     benchmark:
