@@ -71,3 +71,51 @@ def test_metric_comparison_and_km_grid(tmp_path):
         assert len(fig.axes) == 4
         assert fig.axes[0].get_title() == "mono: internal"
         save(fig, tmp_path / "km.png")
+
+
+def test_figure5_leaves_out_unscored_patients(tmp_path, monkeypatch):
+    """A model that could not score one training patient must not fail the risk-group heatmap
+    (Figure 5E): the patient is left out, as in Figure 6 and the stratify step."""
+    import hccfusion.figures.features as features
+    from hccfusion.paper import PaperSpec, _figure5
+
+    seen = []
+
+    def heatmap(X, groups, **kw):  # record the groups, then draw as usual
+        seen.append(groups)
+        return plot_feature_heatmap(X, groups, **kw)
+
+    monkeypatch.setattr(features, "plot_feature_heatmap", heatmap)
+
+    rng = np.random.default_rng(2)
+    patients = [f"P{i:02d}" for i in range(12)]
+    d = tmp_path / "models" / "R" / "os"
+    d.mkdir(parents=True)
+    score = rng.normal(size=12)
+    score[3] = np.nan
+    pd.DataFrame({"patient_id": patients, "cohort": "train_cv", "component": "fusion",
+                  "score": score}).to_csv(d / "predictions.tsv", sep="\t", index=False)
+    pd.DataFrame({"component": ["fusion"], "cutoff": [0.0],
+                  "cutoff_train_cv": [np.nanmedian(score)]}).to_csv(
+        d / "cutoffs.tsv", sep="\t", index=False)
+    pd.DataFrame({"component": ["clinical", "radiomics"], "block": ["clinical", "radiomics"],
+                  "feature": ["age", "glcm"]}).to_csv(d / "selected_features.tsv", sep="\t",
+                                                      index=False)
+    pd.DataFrame({"block": "fusion", "learner": ["cox", "rsf"], "metric": "cindex",
+                  "mean": [0.6, 0.65], "sd": 0.05, "chosen": [False, True]}).to_csv(
+        d / "algorithms.tsv", sep="\t", index=False)
+    pd.DataFrame({"component": "fusion", "cohort": "internal",
+                  "metric": ["cindex", "tdauc_12m", "brier_12m"], "estimate": [0.7, 0.7, 0.2],
+                  "ci_lower": [0.6, 0.6, 0.1], "ci_upper": [0.8, 0.8, 0.3]}).to_csv(
+        d / "performance.tsv", sep="\t", index=False)
+    clinical = pd.DataFrame({"age": rng.normal(60, 8, 12)}, index=patients)
+    radiomics = pd.DataFrame({"glcm": rng.normal(size=12)}, index=patients)
+    split = pd.Series("train", index=patients)
+    config = {"endpoints": {"os": {"type": "survival", "time": "os_days", "event": "os"}}}
+    files = _figure5(PaperSpec(response=None, survival=("R", "os")), tmp_path / "models",
+                     tmp_path / "out", clinical, radiomics, split, config)
+    assert {f.name for f in files} >= {"figure5E_risk_features.pdf",
+                                       "figure5E_risk_features.png"}
+    (groups,) = seen  # the heatmap was drawn, not the placeholder
+    assert "P03" not in groups.index and len(groups) == 11
+    assert set(groups) == {"low", "high"}

@@ -244,7 +244,7 @@ def _figure5(spec, models, out, clinical, radiomics, split, config) -> list[Path
     from hccfusion.figures.performance import plot_metric_comparison
     from hccfusion.figures.shap import plot_shap_importance
     from hccfusion.figures.timedep import plot_time_dependent
-    from hccfusion.stratify import risk_groups
+    from hccfusion.stratify import higher_is_worse, risk_groups
 
     r, e = spec.survival
     d = models / r / e
@@ -278,14 +278,18 @@ def _figure5(spec, models, out, clinical, radiomics, split, config) -> list[Path
                    out, "figure5D_timedep")
     predictions = _read(d / "predictions.tsv")
     cutoffs = _read(d / "cutoffs.tsv").set_index("component")
-    fused = predictions[(predictions.cohort == "train_cv") & (predictions.component == "fusion")]
+    # Patients a model could not score are left out, as in Figure 6 and the stratify step.
+    fused = predictions[(predictions.cohort == "train_cv") & (predictions.component == "fusion")
+                        & predictions.score.notna()]
     train = split.index[split == "train"]
     selected = _read(d / "selected_features.tsv")
     X = _selected_matrix(selected, ["clinical", "radiomics"], clinical, radiomics, train)
     with figure_style():
         if len(fused) and X.shape[1]:
             groups = pd.Series(risk_groups(fused.score.to_numpy(),
-                                           float(cutoffs.loc["fusion", "cutoff_train_cv"])),
+                                           float(cutoffs.loc["fusion", "cutoff_train_cv"]),
+                                           higher_is_worse=higher_is_worse(
+                                               config["endpoints"][e])),
                                index=fused.patient_id.to_numpy())
             fig = plot_feature_heatmap(X, groups, order=["low", "high"],
                                        title=f"{title}: selected features by risk group "
