@@ -6,10 +6,12 @@ import pytest
 import yaml
 
 from hccfusion.figures.features import group_pvalues, plot_feature_heatmap
+from hccfusion.figures.km import format_p
 from hccfusion.figures.km_grid import km_grid_figure
 from hccfusion.figures.performance import plot_metric_comparison
 from hccfusion.figures.style import figure_style, save
 from hccfusion.paper import figure_stems, paper_spec
+from hccfusion.stratify import group_comparison
 
 
 @pytest.fixture
@@ -67,9 +69,21 @@ def test_metric_comparison_and_km_grid(tmp_path):
                              "level": np.repeat(["mono", "combo"], 40),
                              "cohort": np.tile(["internal", "internal", "external", "external"],
                                                20)})
+        data.loc[0, "time"] = np.nan  # a patient without a time is left out, not an error
         fig = km_grid_figure(data, row="level", col="cohort", levels=["mono", "combo"])
         assert len(fig.axes) == 4
         assert fig.axes[0].get_title() == "mono: internal"
+        # Each panel prints the log-rank p and HR of group_comparison on its own patients.
+        for ax in fig.axes:
+            level, cohort = ax.get_title().split(": ")
+            part = data[(data.level == level) & (data.cohort == cohort) & data.time.notna()]
+            res = group_comparison(part.time, part.event, part.group)
+            text = "\n".join(t.get_text() for t in ax.texts)
+            assert f"p {format_p(res['logrank_p'], inline=True)}" in text
+            assert f"HR {res['hr']:.2f} ({res['hr_lower']:.2f}\u2013" in text
+            labels = [line.get_label() for line in ax.get_lines()]
+            for g in ("low", "high"):
+                assert f"{g} (n = {int((part.group == g).sum())})" in labels
         save(fig, tmp_path / "km.png")
 
 

@@ -23,7 +23,8 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 from hccfusion.figures.style import GROUP_COLOURS, figure_style, save
 from hccfusion.stratify import GROUPS, group_comparison
 
-__all__ = ["forest_figure", "format_p", "km_figure"]
+__all__ = ["comparison_text", "draw_km_groups", "forest_figure", "format_p", "km_figure",
+           "survival_arrays"]
 
 
 def format_p(p: float, *, inline: bool = False) -> str:
@@ -38,10 +39,58 @@ def format_p(p: float, *, inline: bool = False) -> str:
     return f"= {p:.3f}" if inline else f"{p:.3f}"
 
 
-def _hr_text(hr: float, lower: float, upper: float) -> str:
+def _hr_text(hr: float, lower: float, upper: float, *, ci_label: str = "") -> str:
     if not np.isfinite(hr):
         return "not estimable"
-    return f"{hr:.2f} ({lower:.2f}\u2013{upper:.2f})"
+    return f"{hr:.2f} ({ci_label}{lower:.2f}\u2013{upper:.2f})"
+
+
+def comparison_text(res: Mapping, *, compact: bool = False) -> str:
+    """The log-rank p and Cox HR (high vs low) of a
+    :func:`hccfusion.stratify.group_comparison` result as printed on KM panels, or the reason
+    neither is estimable. ``compact`` (grid panels) shortens the labels and leaves out the
+    reason for a missing HR."""
+    p, hr = res["logrank_p"], res["hr"]
+    if not (np.isfinite(p) or np.isfinite(hr)):
+        return res["note"] or "not estimable"
+    hr_txt = _hr_text(hr, res["hr_lower"], res["hr_upper"],
+                      ci_label="" if compact else "95% CI ")
+    text = f"{'p' if compact else 'Log-rank p'} {format_p(p, inline=True)}\nHR {hr_txt}"
+    if res["note"] and np.isfinite(p) and not np.isfinite(hr) and not compact:
+        text += f"\n({res['note']})"
+    return text
+
+
+def survival_arrays(time, event, group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``time`` (float), ``event`` (int) and ``group`` (object) as arrays, without the patients
+    whose time or event is not finite or whose group is missing (lifelines raises on them)."""
+    t = np.asarray(time, dtype=float).ravel()
+    e = np.asarray(event, dtype=float).ravel()
+    g = np.asarray(group, dtype=object).ravel()
+    ok = np.isfinite(t) & np.isfinite(e) & pd.notna(g)
+    return t[ok], e[ok].astype(int), g[ok]
+
+
+def draw_km_groups(ax, time, event, group, *, alpha: float = 0.05, compact: bool = False):
+    """One Kaplan-Meier curve per risk group on ``ax``, with its pointwise ``1 - alpha`` band and
+    censoring ticks; groups without patients are left out. Give the arrays of
+    :func:`survival_arrays`. Labels are ``"High risk (n = 12)"``, or ``"high (n = 12)"`` with
+    ``compact`` (grid panels, smaller ticks). Returns ``[(group, fitter), ...]``."""
+    fitters = []
+    for name in GROUPS:
+        sel = group == name
+        if not sel.any():
+            continue
+        n = int(sel.sum())
+        label = f"{name} (n = {n})" if compact else f"{name.capitalize()} risk (n = {n})"
+        kmf = KaplanMeierFitter(alpha=alpha).fit(time[sel], event[sel], label=label)
+        kmf.plot_survival_function(
+            ax=ax, ci_show=True, ci_alpha=0.15 if compact else 0.18, show_censors=True,
+            color=GROUP_COLOURS[name],
+            censor_styles={"marker": "|", "ms": 4 if compact else 5, "mew": 0.8},
+        )
+        fitters.append((name, kmf))
+    return fitters
 
 
 def km_figure(
@@ -71,26 +120,10 @@ def km_figure(
     PNG) inside the figure style, and closed.
     """
     res = group_comparison(time, event, group, alpha=alpha)
-    t = np.asarray(time, dtype=float).ravel()
-    e = np.asarray(event, dtype=float).ravel()
-    g = np.asarray(group, dtype=object).ravel()
-    ok = np.isfinite(t) & np.isfinite(e) & pd.notna(g)
-    t, e, g = t[ok], e[ok].astype(int), g[ok]
+    t, e, g = survival_arrays(time, event, group)
     with figure_style():
         fig, ax = plt.subplots(figsize=figsize)
-        fitters = []
-        for name in GROUPS:
-            sel = g == name
-            if not sel.any():
-                continue
-            kmf = KaplanMeierFitter(alpha=alpha).fit(
-                t[sel], e[sel], label=f"{name.capitalize()} risk (n = {int(sel.sum())})")
-            kmf.plot_survival_function(
-                ax=ax, ci_show=True, ci_alpha=0.18, show_censors=True,
-                color=GROUP_COLOURS[name],
-                censor_styles={"marker": "|", "ms": 5, "mew": 0.8},
-            )
-            fitters.append((name, kmf))
+        fitters = draw_km_groups(ax, t, e, g, alpha=alpha)
         ax.set_ylim(0.0, 1.02)
         ax.set_xlim(left=0.0)
         if xticks is not None:
@@ -100,15 +133,7 @@ def km_figure(
         if title:
             ax.set_title(title)
         ax.legend(loc="lower left", frameon=False)
-        if np.isfinite(res["logrank_p"]) or np.isfinite(res["hr"]):
-            hr = res["hr"]
-            hr_txt = (f"{hr:.2f} (95% CI {res['hr_lower']:.2f}\u2013{res['hr_upper']:.2f})"
-                      if np.isfinite(hr) else "not estimable")
-            text = f"Log-rank p {format_p(res['logrank_p'], inline=True)}\nHR {hr_txt}"
-        else:
-            text = res["note"]
-        if res["note"] and np.isfinite(res["logrank_p"]) and not np.isfinite(res["hr"]):
-            text += f"\n({res['note']})"
+        text = comparison_text(res)
         # Lower left, above the legend: KM curves start at 1 on the left, so that corner is
         # the one they leave empty.
         ax.text(0.03, 0.19, text, transform=ax.transAxes, ha="left", va="bottom")

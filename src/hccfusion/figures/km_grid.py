@@ -12,14 +12,11 @@ readable; the group sizes are in the legend.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
 
-from hccfusion.figures.km import format_p
+from hccfusion.figures.km import comparison_text, draw_km_groups, survival_arrays
 from hccfusion.figures.roc import ordered
-from hccfusion.figures.style import GROUP_COLOURS
-from hccfusion.stratify import GROUPS, group_comparison
+from hccfusion.stratify import group_comparison
 
 __all__ = ["km_grid_figure"]
 
@@ -27,7 +24,9 @@ __all__ = ["km_grid_figure"]
 def km_grid_figure(data: pd.DataFrame, *, row: str, col: str, levels: list | None = None,
                    xlabel: str = "Months", title: str | None = None) -> plt.Figure:
     """Grid of KM panels from ``data`` (columns ``time``, ``event``, ``group`` low/high, and the
-    ``row`` and ``col`` columns); ``levels`` orders the rows. Returns the Figure."""
+    ``row`` and ``col`` columns); ``levels`` orders the rows. Patients with a missing time,
+    event or group are left out, as in :func:`~hccfusion.figures.km.km_figure`. Returns the
+    Figure."""
     rows = levels or sorted(data[row].dropna().unique(), key=str)
     cols = ordered(data[col].dropna())
     fig, axes = plt.subplots(len(rows), len(cols), squeeze=False, sharey=True,
@@ -36,22 +35,11 @@ def km_grid_figure(data: pd.DataFrame, *, row: str, col: str, levels: list | Non
         for j, c in enumerate(cols):
             ax = axes[i, j]
             part = data[(data[row] == r) & (data[col] == c)]
-            for name in GROUPS:
-                sel = part[part["group"] == name]
-                if sel.empty:
-                    continue
-                KaplanMeierFitter().fit(sel["time"], sel["event"],
-                                        label=f"{name} (n = {len(sel)})").plot_survival_function(
-                    ax=ax, ci_show=True, ci_alpha=0.15, show_censors=True,
-                    color=GROUP_COLOURS[name], censor_styles={"marker": "|", "ms": 4})
-            if len(part):
-                res = group_comparison(part["time"], part["event"], part["group"])
-                hr = res["hr"]
-                text = f"p {format_p(res['logrank_p'], inline=True)}"
-                if np.isfinite(hr):
-                    text += f"\nHR {hr:.2f} ({res['hr_lower']:.2f}\u2013{res['hr_upper']:.2f})"
-                ax.text(0.97, 0.97, text, transform=ax.transAxes, ha="right", va="top",
-                        fontsize=6)
+            t, e, g = survival_arrays(part["time"], part["event"], part["group"])
+            if len(t):
+                draw_km_groups(ax, t, e, g, compact=True)
+                ax.text(0.97, 0.97, comparison_text(group_comparison(t, e, g), compact=True),
+                        transform=ax.transAxes, ha="right", va="top", fontsize=6)
                 ax.legend(loc="lower left", frameon=False, fontsize=6)
             else:
                 ax.text(0.5, 0.5, "no patients", transform=ax.transAxes, ha="center")
