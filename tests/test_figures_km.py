@@ -97,3 +97,5 @@ def test_format_p():
     assert format_p(0.0004) == "< 0.001"
     assert format_p(0.0123) == "0.012" and format_p(0.0123, inline=True) == "= 0.012"
     assert format_p(float("nan")) == "NA"
+    # Table 1 leaves a missing p blank.
+    assert format_p(None, missing="") == "" and format_p(0.5, missing="") == "0.500"

@@ -23,6 +23,13 @@ def _de(n=200, seed=0):
                          "padj": np.minimum(p * 5, 1)})
 
 
+def _said(fig):
+    """The texts of a placeholder figure (one axes, axis off)."""
+    (ax,) = fig.axes
+    assert not ax.axison
+    return [t.get_text() for t in ax.texts]
+
+
 def test_volcano_status_and_files(tmp_path):
     de = _de()
     status = volcano_status(de, padj=0.05, lfc=1.0)
@@ -46,14 +53,16 @@ def test_endpoint_comparison_and_ora(tmp_path):
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert sorted(ticks) == ["A", "B"]  # C is in neither endpoint's top 2
     assert (tmp_path / "gsea.png").exists()
-    endpoint_comparison_figure(gsea.iloc[:0], path=tmp_path / "gsea_empty.png")
+    fig = endpoint_comparison_figure(gsea.iloc[:0], title="GSEA", path=tmp_path / "gsea_empty.png")
     assert (tmp_path / "gsea_empty.png").exists()
+    assert _said(fig) == ["no GSEA results"] and fig.axes[0].get_title() == "GSEA"
     ora = pd.DataFrame({"direction": ["up", "down"], "term": ["x (GO:1)", "y (GO:2)"],
                         "overlap": [5, 3], "odds_ratio": [3.0, 2.0], "padj": [0.001, 0.04]})
     ora_figure(ora, path=tmp_path / "ora.png")
     assert (tmp_path / "ora.png").exists()
-    ora_figure(ora.iloc[:0], path=tmp_path / "ora_empty.png")
+    fig = ora_figure(ora.iloc[:0], path=tmp_path / "ora_empty.png")
     assert (tmp_path / "ora_empty.png").exists()
+    assert _said(fig) == ["no differentially expressed genes to test"]
 
 
 def test_leading_edge_heatmap_orders_groups(tmp_path):
@@ -68,6 +77,9 @@ def test_leading_edge_heatmap_orders_groups(tmp_path):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["g1", "g2", "g3"]
     assert "high risk (n=3)" in ax.get_xlabel()
     assert (tmp_path / "le.pdf").exists()
+    fig = leading_edge_heatmap(expr, {"SET_A": ["gX"]}, first, path=tmp_path / "le_empty.png")
+    assert _said(fig) == ["no enriched set with a leading edge"]
+    assert (tmp_path / "le_empty.png").exists()
 
 
 def test_immune_boxplot(tmp_path):

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hccfusion.figures.style import figure_style, save
+from hccfusion.figures.style import figure_style, placeholder, save
 
 __all__ = ["COHORT_TITLES", "PaperSpec", "build_paper", "figure_stems", "paper_spec"]
 
@@ -203,14 +203,14 @@ def _figure3_4(spec, models, out, clinical, radiomics, split, config, outcome) -
         if X.shape[1] >= 2:
             fig = plot_correlation(feature_correlation(X), title=f"{title}: selected features")
         else:
-            fig = _message(f"{title}: fewer than two selected features")
+            fig = placeholder(f"{title}: fewer than two selected features")
         files += _save(fig, out, "figure3_correlation")
         y = outcome.reindex(train).map({1: "responder", 0: "non-responder"})
         fig = (plot_feature_heatmap(X, y, order=["non-responder", "responder"],
                                     colours={"non-responder": "#D55E00",
                                              "responder": "#0072B2"},
                                     title=f"{title}: selected features (training)")
-               if X.shape[1] else _message("no selected features"))
+               if X.shape[1] else placeholder("no selected features"))
         files += _save(fig, out, "figure4A_selected_features")
     algorithms = _read(d / "algorithms.tsv")
     files += _save(plot_algorithm_comparison(algorithms, title=title), out, "figure4B_algorithms")
@@ -227,15 +227,6 @@ def _figure3_4(spec, models, out, clinical, radiomics, split, config, outcome) -
 def _shap_stems(spec: PaperSpec, figure: str) -> list[str]:
     ends = tuple(f"_shap_{c}" for c in spec.shap_components)
     return [s for s in figure_stems(spec) if s.startswith(figure) and s.endswith(ends)]
-
-
-def _message(text: str):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4, 1.5))
-    ax.text(0.5, 0.5, text, ha="center", va="center")
-    ax.set_axis_off()
-    return fig
 
 
 def _figure5(spec, models, out, clinical, radiomics, split, config) -> list[Path]:
@@ -295,7 +286,7 @@ def _figure5(spec, models, out, clinical, radiomics, split, config) -> list[Path
                                        title=f"{title}: selected features by risk group "
                                              "(training, out of fold)")
         else:
-            fig = _message("no fused training predictions or no selected features")
+            fig = placeholder("no fused training predictions or no selected features")
         files += _save(fig, out, "figure5E_risk_features")
     if spec.shap_components:
         stems = _shap_stems(spec, "figure5")
@@ -346,7 +337,7 @@ def _figure6(spec, models, out, clinical, split, config) -> list[Path]:
                 fig = km_grid_figure(frame, row="level", col="cohort", levels=order,
                                      title=f"{r} {e}: risk groups by {name}")
             else:
-                fig = _message(f"subgroup '{name}': its column is not in the clinical table")
+                fig = placeholder(f"subgroup '{name}': its column is not in the clinical table")
             files += _save(fig, out, stem)
     return files
 
@@ -371,7 +362,7 @@ def _figure7(spec, results, out, config) -> list[Path]:
                                  lfc=ocfg["de"]["lfc"])
         else:
             with figure_style():
-                fig = _message(f"{r} {e}: no differential expression")
+                fig = placeholder(f"{r} {e}: no differential expression")
         with figure_style():
             files += _save(fig, out, stem)
     gsea = _read(tables / "gsea.tsv")
@@ -406,7 +397,7 @@ def _figure7(spec, results, out, config) -> list[Path]:
                                  second_label=g.group[~g["first"]].iloc[0], title=f"{r} {e}")
         else:
             with figure_style():
-                fig = _message(f"{r} {e}: no immune comparison")
+                fig = placeholder(f"{r} {e}: no immune comparison")
         with figure_style():
             files += _save(fig, out, stem)
     return files
@@ -423,7 +414,7 @@ def _copy_leading_edge(spec, results, out) -> list[Path]:
             shutil.copyfile(src.with_suffix(suffix), target)
         else:
             with figure_style():
-                save(_message(f"{r} {e}: no enriched set with a leading edge"), target)
+                save(placeholder(f"{r} {e}: no enriched set with a leading edge"), target)
         files.append(target)
     return files
 
@@ -466,7 +457,7 @@ def _supplementary(spec, models, out, config) -> list[Path]:
                 fig = forest_figure(part, title=f"{r} {e}: {COHORT_TITLES[cohort]}")
             else:
                 with figure_style():
-                    fig = _message(f"{r} {e} {cohort}: no subgroup rows")
+                    fig = placeholder(f"{r} {e} {cohort}: no subgroup rows")
             files += _save(fig, out, f"figureS_forest_{r}_{e}_{cohort}")
     return files
 

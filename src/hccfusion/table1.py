@@ -36,6 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hccfusion.figures.km import format_p
+from hccfusion.stratify import _level_name
+
 __all__ = [
     "COHORT_LABELS",
     "DEFAULT_COMPARISONS",
@@ -143,12 +146,6 @@ def _continuous_summary(x: pd.Series, normal: bool, digits: int) -> str:
     return f"{_fmt(med, digits)} [{_fmt(q1, digits)}, {_fmt(q3, digits)}]"
 
 
-def _level_name(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def table1(
     clinical: pd.DataFrame,
     cohorts: pd.Series,
@@ -228,12 +225,6 @@ def table1(
     return pd.DataFrame(rows).reindex(columns=order)
 
 
-def _p_text(p) -> str:
-    if p is None or not np.isfinite(p):
-        return ""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def to_markdown(table: pd.DataFrame, title: str = "Table 1. Patient characteristics") -> str:
     """The table of :func:`table1` as a Markdown table (one line per row, tests as footnote)."""
     cohorts = [c for c in COHORT_LABELS if c in table.columns]
@@ -257,7 +248,7 @@ def to_markdown(table: pd.DataFrame, title: str = "Table 1. Patient characterist
             test = r.get(f"test_{c}")
             if isinstance(test, str) and test:
                 tests.add(test)
-            ps.append(_p_text(p) + (f" ({test})" if isinstance(test, str) and test else ""))
+            ps.append(format_p(p, missing="") + (f" ({test})" if isinstance(test, str) and test else ""))
         lines.append("| " + " | ".join([label, *[str(r[c]) for c in cohorts], *ps]) + " |")
     lines += ["", "Continuous variables: mean (SD) when Shapiro-Wilk p > 0.05, else median [IQR]. "
               f"Tests: {', '.join(sorted(tests))}."]

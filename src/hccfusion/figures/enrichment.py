@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hccfusion.figures.style import figure_style, save
+from hccfusion.figures.style import figure_style, placeholder, save
 
 __all__ = ["endpoint_comparison_figure", "leading_edge_heatmap", "ora_figure"]
 
@@ -36,11 +36,9 @@ def endpoint_comparison_figure(gsea: pd.DataFrame, *, top: int = 8, fdr: float =
     (rows ``label``, ``term``, ``nes``, ``fdr``); sets with FDR below ``fdr`` are drawn solid,
     the others hatched and pale."""
     if gsea.empty:
-        with figure_style():
-            fig, ax = plt.subplots(figsize=(4, 1.5))
-            ax.text(0.5, 0.5, "no GSEA results", ha="center", va="center")
-            ax.set_axis_off()
-            if path is not None:
+        fig = placeholder("no GSEA results", title=title)
+        if path is not None:
+            with figure_style():
                 save(fig, path)
         return fig
     labels = list(dict.fromkeys(gsea["label"]))
@@ -92,9 +90,8 @@ def leading_edge_heatmap(log_expr: pd.DataFrame, genes_by_term: Mapping[str, lis
                 row_terms.append(term)
     with figure_style():
         if not rows:
-            fig, ax = plt.subplots(figsize=(4, 1.5))
-            ax.text(0.5, 0.5, "no enriched set with a leading edge", ha="center", va="center")
-            ax.set_axis_off()
+            fig = placeholder("no enriched set with a leading edge")
+            ax = fig.axes[0]
         else:
             x = log_expr.loc[rows, cols].to_numpy(dtype=float)
             sd = x.std(axis=1, keepdims=True)
@@ -127,11 +124,11 @@ def ora_figure(ora: pd.DataFrame, *, top: int = 10, title: str = "",
     parts = [ora[ora.direction == d].head(top) for d in ("up", "down")]
     data = pd.concat(parts, ignore_index=True) if len(ora) else ora
     with figure_style():
-        fig, ax = plt.subplots(figsize=(5.0, 1.0 + 0.22 * max(len(data), 1)))
         if data.empty:
-            ax.text(0.5, 0.5, "no differentially expressed genes to test", ha="center")
-            ax.set_axis_off()
+            fig = placeholder("no differentially expressed genes to test")
+            ax = fig.axes[0]
         else:
+            fig, ax = plt.subplots(figsize=(5.0, 1.0 + 0.22 * len(data)))
             y = np.arange(len(data))[::-1]
             x = -np.log10(np.clip(data.padj.to_numpy(dtype=float), 1e-300, 1))
             colours = np.where(data.direction == "up", ENDPOINT_COLOURS[1], ENDPOINT_COLOURS[0])

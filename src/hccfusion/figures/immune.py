@@ -14,15 +14,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from hccfusion.figures.correlation import significance_marks
 from hccfusion.figures.style import GROUP_COLOURS, figure_style, save
 
 __all__ = ["immune_boxplot", "stars"]
 
 
 def stars(p: float) -> str:
-    if not np.isfinite(p):
-        return ""
-    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+    """The mark of one adjusted p-value, as on the correlation heatmap (NaN -> "")."""
+    return significance_marks(pd.DataFrame([[p]])).iat[0, 0]
 
 
 def immune_boxplot(scores: pd.DataFrame, first: pd.Series, comparison: pd.DataFrame, *,

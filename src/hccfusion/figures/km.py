@@ -27,13 +27,14 @@ __all__ = ["comparison_text", "draw_km_groups", "forest_figure", "format_p", "km
            "survival_arrays"]
 
 
-def format_p(p: float, *, inline: bool = False) -> str:
-    """A p-value as printed on figures: ``< 0.001``, else three decimals; ``NA`` if NaN.
+def format_p(p: float, *, inline: bool = False, missing: str = "NA") -> str:
+    """A p-value as printed on figures and tables: ``< 0.001``, else three decimals; ``missing``
+    (``NA``) if None or NaN.
 
     ``inline`` prefixes ``= `` to a number, for text such as ``"p " + format_p(p, inline=True)``.
     """
     if p is None or not np.isfinite(p):
-        return "NA"
+        return missing
     if p < 0.001:
         return "< 0.001"
     return f"= {p:.3f}" if inline else f"{p:.3f}"

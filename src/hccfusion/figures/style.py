@@ -17,7 +17,8 @@ matplotlib.use("Agg")  # headless: workflow jobs and CI have no display
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["COHORT_COLOURS", "COMPONENT_COLOURS", "GROUP_COLOURS", "figure_style", "save"]
+__all__ = ["COHORT_COLOURS", "COMPONENT_COLOURS", "GROUP_COLOURS", "figure_style", "placeholder",
+           "save"]
 
 #: Colour-blind-safe (Okabe-Ito) colours, fixed per meaning so a cohort or a component has
 #: the same colour in every figure.
@@ -54,6 +55,18 @@ def figure_style() -> Iterator[None]:
     """Matplotlib settings of every hccfusion figure (restored on exit)."""
     with plt.rc_context(_RC):
         yield
+
+
+def placeholder(text: str, *, title: str = "", figsize: tuple[float, float] = (4.0, 1.5)):
+    """A figure that only says why there is nothing to draw, so that every expected file is
+    still written; ``title`` as the real figure would have it. Returns the Figure."""
+    with figure_style():
+        fig, ax = plt.subplots(figsize=figsize)
+        ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        if title:
+            ax.set_title(title)
+    return fig
 
 
 def save(fig, path: str | PathLike[str], *, dpi: int = 300) -> list[Path]:
