@@ -1,6 +1,7 @@
 """The checklist is filled from a run's files (small synthetic run)."""
 
 import json
+from dataclasses import replace
 
 import pandas as pd
 import pytest
@@ -104,3 +105,33 @@ def test_missing_files_leave_items_to_the_authors(tmp_path):
     assert _item(items, "CLEAR", 16).text == AUTHORS
     assert _item(items, "CLEAR", 47).text == AUTHORS
     assert not _item(items, "CLEAR", 15).filled
+
+
+def test_texts_follow_the_config(run):
+    """Statements the config can make false are built from it: split stratification, late
+    fusion, calibration statistics per endpoint type."""
+    items = fill_checklist(run)
+    assert "stratified by the outcome response_3m" in _item(items, "TRIPOD+AI", "13").text
+    assert "Hosmer-Lemeshow" in _item(items, "CLEAR", 39).text
+    assert "IBSI-aligned" not in _item(items, "CLEAR", 25).text
+    assert "Z-score standardisation (training mean and SD)" in _item(items, "CLEAR", 32).text
+
+    cfg = dict(run.config, split={**run.config["split"], "stratify_by": None})
+    items = fill_checklist(replace(run, config=cfg))
+    for guideline, number in (("TRIPOD+AI", "13"), ("CLEAR", 30), ("CLEAR", 15),
+                              ("TRIPOD+AI", "12a")):
+        text = _item(items, guideline, number).text
+        assert "not stratified" in text and "stratified by" not in text
+
+    cfg["split"]["stratify_by"] = "center"
+    assert "stratified by center (not an outcome)" in _item(
+        fill_checklist(load_provenance(cfg)), "CLEAR", 30).text
+
+    # Survival recipes only: no response statistics, the configured late fusion.
+    cfg = dict(cfg, recipes={"PRIME-S": cfg["recipes"]["PRIME-S"]},
+               models={**cfg["models"], "survival_fusion": "cox"})
+    items = fill_checklist(load_provenance(cfg))
+    assert "Hosmer-Lemeshow" not in _item(items, "CLEAR", 39).text
+    assert "observed/expected" in _item(items, "CLEAR", 39).text
+    assert "ridge Cox meta-model" in _item(items, "CLEAR", 37).text
+    assert "AUC" not in _item(items, "CLEAR", 37).text

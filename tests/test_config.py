@@ -88,3 +88,8 @@ def test_config_readme_explains_every_key():
 
     missing = [k for k in keys(load_schema("config"), "") if f"`{k}`" not in readme]
     assert not missing, f"config/README.md does not explain: {missing}"
+
+
+def test_unstratified_split_is_valid():
+    # make_split supports an unstratified split; the schema must let the config ask for one.
+    assert validate_config({"split": {"stratify_by": None}})["split"]["stratify_by"] is None

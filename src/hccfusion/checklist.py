@@ -316,6 +316,67 @@ def _performance_text(perf: pd.DataFrame) -> str:
     return "; ".join(out)
 
 
+def _stratification(cfg: Mapping) -> str:
+    """How :func:`hccfusion.split.make_split` split the development centre (``split.stratify_by``
+    may be null, or a column that is not an outcome)."""
+    column = cfg["split"].get("stratify_by")
+    if column is None:
+        return "not stratified"
+    outcomes = {e.get("event") for e in cfg["endpoints"].values()}
+    return (f"stratified by the outcome {column}" if column in outcomes
+            else f"stratified by {column} (not an outcome)")
+
+
+def _kinds(cfg: Mapping) -> set[str]:
+    """Endpoint types (``binary``, ``survival``) some recipe models."""
+    return {cfg["endpoints"][e]["type"] for r in cfg["recipes"].values() for e in r["endpoints"]}
+
+
+#: Scalers in words (the ``scale`` step of :func:`hccfusion.preprocess.block_pipeline`).
+_SCALERS = {"StandardScaler": "z-score standardisation (training mean and SD)",
+            "MinMaxScaler": "min-max scaling to [0, 1] (training range)",
+            "RobustScaler": "robust scaling (training median and IQR)"}
+_IMPUTERS = {"median": "median", "mean": "mean", "most_frequent": "most frequent value",
+             "constant": "a constant"}
+
+
+def _preprocessing(pre: Mapping) -> dict[str, str]:
+    """Imputation and scaling of the block pipeline every model uses, read from
+    :func:`hccfusion.preprocess.block_pipeline` itself so the text follows the code."""
+    from hccfusion.preprocess import block_pipeline
+
+    steps = block_pipeline(pre, "binary").named_steps
+    num, cat = (t for _, t, _ in steps["encode"].transformers)
+    scaler = type(steps["scale"]).__name__
+    return {"numeric": _IMPUTERS.get(num.strategy, num.strategy),
+            "categorical": _IMPUTERS.get(cat.named_steps["impute"].strategy,
+                                         cat.named_steps["impute"].strategy),
+            "scaling": _SCALERS.get(scaler, scaler)}
+
+
+#: What :class:`hccfusion.models.learners.LearnerSearch` scores the candidates with (``_score``).
+_SEARCH_SCORE = {"binary": "AUC (response)", "survival": "Harrell's C (survival)"}
+
+
+#: ``models.survival_fusion`` in words (:mod:`hccfusion.models`).
+_SURVIVAL_FUSION = {"bma": "Bayesian model averaging with BIC weights",
+                    "cox": "a ridge Cox meta-model"}
+
+
+def _calibration_text(cfg: Mapping, kinds: set[str]) -> str:
+    """The statistics of :func:`hccfusion.calibration.binary_calibration_summary` and
+    :func:`~hccfusion.calibration.survival_calibration_summary`, for the endpoint types run."""
+    parts = []
+    if "binary" in kinds:
+        parts.append("response: calibration intercept and slope, Hosmer-Lemeshow test "
+                     f"({cfg['evaluation'].get('calibration_groups', 10)} groups), ICI, E50, "
+                     "E90, Emax")
+    if "survival" in kinds:
+        parts.append("survival, at each horizon: observed/expected risk, calibration slope, "
+                     "ICI, E50, E90")
+    return "; ".join(parts)
+
+
 def fill_checklist(p: Provenance) -> list[Item]:
     """Both checklists, every item, filled where the run's provenance answers it."""
     cfg = p.config
@@ -343,7 +404,7 @@ def fill_checklist(p: Provenance) -> list[Item]:
         text = (f"{len(p.splits)} patients from {len(centres)} centre(s) ({', '.join(centres)}): "
                 f"{counts}. Centre {split['development_center']} split "
                 f"{1 - split['internal_fraction']:.0%}:{split['internal_fraction']:.0%} into "
-                f"training and internal validation, stratified by {split['stratify_by']} "
+                f"training and internal validation, {_stratification(cfg)} "
                 f"(seed {split['seed']}); centre {split['external_center']} is the external "
                 "validation cohort, never used for fitting.")
         put("CLEAR", [15, 38], text, "results/splits.tsv", "config")
@@ -398,8 +459,12 @@ def fill_checklist(p: Provenance) -> list[Item]:
         shown = {k: v for k, v in setting.items()}
         put("CLEAR", [28], f"Parameter file {rcfg['params']} (settings {shown}); all other "
             "PyRadiomics settings at their defaults.", "radiomics params")
+    # PyRadiomics deviates from IBSI-1 for some features and settings, so no blanket claim.
     put("CLEAR", [25], f"PyRadiomics {_version('pyradiomics')} (van Griethuysen et al. 2017), "
-        "hand-crafted features, IBSI-aligned; extraction per patient and phase.", "environment")
+        "hand-crafted features; extraction per patient and phase. Which features match the "
+        "IBSI-1 definitions, and the known deviations, are listed in "
+        "resources/radiomics/IBSI.md; IBSI compliance of this run's settings: " + AUTHORS,
+        "environment")
     put("TRIPOD+AI", ["9b"], "Radiomics features from PyRadiomics with the parameter file "
         f"{rcfg['params']} on each phase; clinical variables as typed in the clinical-table "
         "schema (workflow/schemas/clinical.schema.yaml). Timing of measurement: " + AUTHORS,
@@ -429,9 +494,11 @@ def fill_checklist(p: Provenance) -> list[Item]:
         put("CLEAR", [31], "Not applicable in this run: the robustness (ICC) filter was off.",
             "config")
     pre = cfg["preprocessing"]
+    prep = _preprocessing(pre)
     missing = (f"Features missing in more than {pre['max_missing_fraction']:.0%} of training "
-               "patients dropped, the rest median-imputed with training medians (fitted on "
-               "training data only).")
+               f"patients dropped, the rest imputed with the training {prep['numeric']} "
+               f"(numeric) or {prep['categorical']} (categorical) (fitted on training data "
+               "only).")
     if p.clinical is not None:
         frac = p.clinical.isna().mean()
         frac = frac[frac > 0].sort_values(ascending=False)
@@ -440,9 +507,12 @@ def fill_checklist(p: Provenance) -> list[Item]:
                 f"{c} {v:.0%}" for c, v in frac.head(10).items()) + "."
     put("CLEAR", [29], missing, "config", "clinical table")
     put("TRIPOD+AI", ["11"], missing, "config", "clinical table")
-    put("CLEAR", [32], "z-score standardisation with training means and SDs.", "config")
-    put("TRIPOD+AI", ["12b"], "Continuous predictors z-scored with training statistics; "
-        "categorical clinical variables one-hot encoded; no other transformation.", "config")
+    put("CLEAR", [32], f"{prep['scaling'][0].upper()}{prep['scaling'][1:]} of every predictor column of a block "
+        "(after imputation, one-hot encoding and the variance filter), fitted on training "
+        "patients only.", "hccfusion.preprocess")
+    put("TRIPOD+AI", ["12b"], "Categorical clinical variables one-hot encoded; then "
+        f"{prep['scaling']} of every column (one-hot columns included); no other "
+        "transformation.", "hccfusion.preprocess")
     sel = cfg["models"]["selection"]
     put("CLEAR", [33], f"Response: variance < {pre['variance_threshold_binary']} removed, "
         f"clinical univariate logistic p < {sel['p_threshold']}, imaging elastic-net logistic "
@@ -469,13 +539,25 @@ def fill_checklist(p: Provenance) -> list[Item]:
               f"patients (grids: {dict(mcfg['grids'])}); train_cv estimates from "
               f"{cfg['cv_folds']}-fold outer cross-validation; seed {mcfg['seed']}.")
     put("CLEAR", [35], tuning, "config")
-    put("CLEAR", [37], "Per component, the learner and grid point with the best inner-CV AUC "
-        "(response) or Harrell's C (survival).", "config")
+    kinds = _kinds(cfg)
+    score = " or ".join(_SEARCH_SCORE[k] for k in ("binary", "survival") if k in kinds)
+    fusion = " and ".join(
+        f for k, f in (("binary", "a logistic stacking model (response)"),
+                       ("survival", _SURVIVAL_FUSION.get(mcfg["survival_fusion"],
+                                                         mcfg["survival_fusion"])
+                        + " (survival)")) if k in kinds)
+    put("CLEAR", [37], "Per single-block and early-fusion component, the candidate learner and "
+        f"grid point with the best mean {mcfg['inner_folds']}-fold inner-CV {score} on the "
+        "training patients (ties: the learner listed first). The late-fusion model is not "
+        f"chosen: it is {fusion} fitted on the components' out-of-fold scores.", "config")
     put("TRIPOD+AI", ["12c"], algos + " " + tuning, "config", "algorithms.tsv")
-    metrics = ("AUC with DeLong CI (response); Harrell's and Uno's C-index, time-dependent AUC "
-               f"and Brier score at {cfg['evaluation']['horizons_months']} months and the "
-               "integrated Brier score (survival); calibration (slope, intercept, "
-               "Hosmer-Lemeshow, ICI); decision curves.")
+    discrimination = [t for k, t in (
+        ("binary", "AUC with DeLong CI and Brier score (response)"),
+        ("survival", "Harrell's and Uno's C-index, time-dependent AUC and Brier score at "
+         f"{cfg['evaluation']['horizons_months']} months and the integrated Brier score "
+         "(survival)")) if k in kinds]
+    metrics = ("; ".join(discrimination) + f"; calibration ({_calibration_text(cfg, kinds)}); "
+               "decision curves.")
     put("CLEAR", [39], metrics, "config")
     put("CLEAR", [40], f"95% confidence intervals: DeLong for AUC, bootstrap "
         f"({cfg['bootstrap']['n']} resamples, seed {cfg['bootstrap']['seed']}) elsewhere.",
@@ -495,7 +577,14 @@ def fill_checklist(p: Provenance) -> list[Item]:
             "selected features.", "config")
     put("TRIPOD+AI", ["12g"], "Frozen training pipelines (imputation, scaling, selection, "
         "learner, fusion weights) applied unchanged to internal and external patients.", "config")
-    put("TRIPOD+AI", ["12f"], "Not applicable: no model updating or recalibration.", "config")
+    updating = ("Not applicable: the models frozen on the training patients are applied "
+                "unchanged to internal and external patients; nothing is updated or "
+                "recalibrated on evaluation data.")
+    if "survival" in kinds and "fast_svm" in mcfg["learners_survival"]:
+        updating += (" Within training, FastSurvivalSVM scores get survival probabilities from "
+                     "a one-covariate Cox recalibration with a Breslow baseline fitted on "
+                     "training patients only.")
+    put("TRIPOD+AI", ["12f"], updating, "config")
     put("TRIPOD+AI", ["24"], "Not applicable: no model updating.", "config")
     put("CLEAR", [36], f"Multivariable Cox models adjusted for "
         f"{', '.join(cfg['stratification']['adjust_for']) or 'nothing'}; subgroup analyses by "
@@ -511,10 +600,13 @@ def fill_checklist(p: Provenance) -> list[Item]:
     put("TRIPOD+AI", ["15"], "Outputs: probability of response; survival risk score with "
         "survival probabilities at the horizons; risk groups by the training-median cut-off "
         "(frozen, in the model manifests).", "manifest.json")
-    put("TRIPOD+AI", ["13"], "No resampling or re-weighting for class imbalance; the split is "
-        "stratified by outcome and AUC is insensitive to prevalence.", "config")
-    put("CLEAR", [30], "No resampling or re-weighting; stratified split "
-        f"({split['stratify_by']}).", "config")
+    put("TRIPOD+AI", ["13"], "No resampling or re-weighting for class imbalance; the "
+        f"training/internal split is {_stratification(cfg)}; cross-validation folds are "
+        "stratified on the outcome (response) or the event indicator (survival, when there are "
+        "enough censored patients)" + ("; AUC is insensitive to prevalence" if "binary" in kinds
+                                       else "") + ". Recalibration: item 12f.", "config")
+    put("CLEAR", [30], "No resampling or re-weighting; training/internal split "
+        f"{_stratification(cfg)}.", "config")
     put("CLEAR", [44], "Table 1 (results/paper/table1.tsv, .md) per cohort, with the test of "
         "each variable.", "results/paper/table1.tsv")
     put("TRIPOD+AI", ["20b", "20c"], "Table 1 (results/paper/table1.tsv, .md): overall, per "
