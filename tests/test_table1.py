@@ -5,7 +5,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hccfusion.table1 import categorical_test, is_categorical, table1, table1_variables
+from hccfusion.table1 import (
+    categorical_test,
+    is_categorical,
+    table1,
+    table1_variables,
+    to_markdown,
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,36 @@ def test_continuous_test_and_summary_match_scipy(demo):
     assert _first_row(table, "afp_ng_ml").test_train_vs_internal == "Mann-Whitney U"
 
 
+def test_both_continuous_branches_match_scipy():
+    """A normal and a skewed variable: Welch's t-test and Mann-Whitney U are both taken,
+    whatever the demo data hold, and their p-values are scipy's."""
+    rng = np.random.default_rng(4)
+    n = 120
+    clinical = pd.DataFrame({"normal": rng.normal(50, 10, n), "skewed": rng.lognormal(0, 1.5, n)},
+                            index=[f"P{i}" for i in range(n)])
+    cohort = pd.Series(np.repeat(["train", "internal", "external"], n // 3),
+                       index=clinical.index)
+    assert stats.shapiro(clinical.normal).pvalue > 0.05  # the data are what the test needs
+    assert stats.shapiro(clinical.skewed).pvalue < 0.05
+    table = table1(clinical, cohort, variables=["normal", "skewed"])
+    a = cohort.isin(["train", "internal"])
+    for var, summary, test, p in (
+            ("normal", "mean (SD)", "Welch's t-test",
+             stats.ttest_ind(clinical.normal[a], clinical.normal[~a], equal_var=False).pvalue),
+            ("skewed", "median [IQR]", "Mann-Whitney U",
+             stats.mannwhitneyu(clinical.skewed[a], clinical.skewed[~a],
+                                alternative="two-sided").pvalue)):
+        row = _first_row(table, var)
+        assert (row.summary, row.test_development_vs_external) == (summary, test)
+        assert row.p_development_vs_external == pytest.approx(p)
+    assert "Shapiro-Wilk p > 0.05," in to_markdown(table)
+    # The footnote states the threshold actually used.
+    strict = table1(clinical, cohort, variables=["normal", "skewed"], normality_alpha=1e-30)
+    assert _first_row(strict, "skewed").summary == "mean (SD)"
+    md = to_markdown(strict)
+    assert "Shapiro-Wilk p > 1e-30," in md and "p > 0.05" not in md
+
+
 def test_categorical_counts_and_test_match_scipy(demo):
     clinical, cohort = demo
     table = table1(clinical, cohort, variables=["sex", "hbv"])
@@ -76,7 +112,12 @@ def test_test_choice_rules():
     p, name = categorical_test(np.array([[8, 2], [1, 9]]))
     assert name == "Fisher's exact"
     assert p == pytest.approx(stats.fisher_exact([[8, 2], [1, 9]]).pvalue)
-    assert categorical_test(np.array([[8, 2, 1], [1, 9, 3]]))[1].startswith("Fisher-Freeman")
+    ffh = np.array([[8, 2, 1], [1, 9, 3]])
+    p, name = categorical_test(ffh)
+    assert name.startswith("Fisher-Freeman")
+    assert 0 < p <= 1
+    assert categorical_test(ffh, seed=0)[0] == p  # seeded Monte Carlo: reproducible
+    assert categorical_test(ffh, seed=3)[0] == categorical_test(ffh, seed=3)[0]
     assert is_categorical(pd.Series([0, 1, 1, np.nan]))
     assert not is_categorical(pd.Series(np.linspace(0, 1, 20)))
 

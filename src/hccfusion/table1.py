@@ -166,7 +166,8 @@ def table1(
     the missing counts), ``kind`` (``continuous`` / ``categorical``), ``summary``
     (``mean (SD)``, ``median [IQR]``, ``n (%)`` or ``n``), one column per cohort with the
     summary text, then per comparison ``p_<name>`` and ``test_<name>`` (on the variable's first
-    row only). The header row ``n`` gives each column's number of patients.
+    row only). The header row ``n`` gives each column's number of patients. ``normality_alpha``,
+    ``min_expected`` and ``max_levels`` are kept in ``attrs`` for :func:`to_markdown`'s footnote.
     """
     cohorts = cohorts.dropna()
     data = clinical.loc[clinical.index.intersection(cohorts.index)]
@@ -222,11 +223,22 @@ def table1(
     order = ["variable", "level", "kind", "summary", *columns]
     for name in comps:
         order += [f"p_{name}", f"test_{name}"]
-    return pd.DataFrame(rows).reindex(columns=order)
+    out = pd.DataFrame(rows).reindex(columns=order)
+    out.attrs.update(normality_alpha=normality_alpha, min_expected=min_expected,
+                     max_levels=max_levels)
+    return out
 
 
-def to_markdown(table: pd.DataFrame, title: str = "Table 1. Patient characteristics") -> str:
-    """The table of :func:`table1` as a Markdown table (one line per row, tests as footnote)."""
+def to_markdown(table: pd.DataFrame, title: str = "Table 1. Patient characteristics", *,
+                normality_alpha: float | None = None, min_expected: float | None = None) -> str:
+    """The table of :func:`table1` as a Markdown table (one line per row, tests as footnote).
+
+    The footnote states the rules with the thresholds :func:`table1` used (its ``attrs``; give
+    them here for a table read back from a file; 0.05 and 5 when neither says)."""
+    if normality_alpha is None:
+        normality_alpha = table.attrs.get("normality_alpha", 0.05)
+    if min_expected is None:
+        min_expected = table.attrs.get("min_expected", 5.0)
     cohorts = [c for c in COHORT_LABELS if c in table.columns]
     comps = [c[2:] for c in table.columns if c.startswith("p_")]
     n_row = table[table.variable == "n"].iloc[0]
@@ -248,8 +260,13 @@ def to_markdown(table: pd.DataFrame, title: str = "Table 1. Patient characterist
             test = r.get(f"test_{c}")
             if isinstance(test, str) and test:
                 tests.add(test)
-            ps.append(format_p(p, missing="") + (f" ({test})" if isinstance(test, str) and test else ""))
+            ps.append(format_p(p, missing="")
+                      + (f" ({test})" if isinstance(test, str) and test else ""))
         lines.append("| " + " | ".join([label, *[str(r[c]) for c in cohorts], *ps]) + " |")
-    lines += ["", "Continuous variables: mean (SD) when Shapiro-Wilk p > 0.05, else median [IQR]. "
-              f"Tests: {', '.join(sorted(tests))}."]
+    note = ("Continuous variables: mean (SD) when Shapiro-Wilk p > "
+            f"{normality_alpha:g}, else median [IQR].")
+    if tests & {"chi-square", "Fisher's exact", "Fisher-Freeman-Halton (Monte Carlo)"}:
+        note += (f" Categorical variables: chi-square when every expected count is at least "
+                 f"{min_expected:g}, else Fisher's exact test.")
+    lines += ["", f"{note} Tests: {', '.join(sorted(tests))}."]
     return "\n".join(lines) + "\n"
