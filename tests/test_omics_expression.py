@@ -160,3 +160,38 @@ def test_validate_config_checks_a_users_expression_inputs(tmp_path, tiny_demo_ta
     assert main(["validate-config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "negative" in err and f"{counts.gene[3]}/{counts.columns[5]}=-1" in err
+
+
+def test_rows_without_a_gene_symbol_name_their_lines(tmp_path):
+    # Line 5 is blank (pandas skips it), so the numbers are the file's, not pandas' rows.
+    path = _write(tmp_path, "gene\tS1\nA\t1\n\t2\nB\t3\n\n\t4\n")
+    with pytest.raises(ExpressionError, match=r"expr\.tsv: 2 row\(s\) without a gene symbol.*"
+                                              r"line\(s\) 3, 6\)"):
+        load_expression(path, "counts")
+
+
+def test_non_utf8_files_name_the_file(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("gene\tS\u00e91\nA\t1\n".encode("latin-1"))
+    with pytest.raises(ExpressionError, match="latin1.tsv"):
+        load_expression(path, "counts")
+    gmt = tmp_path / "latin1.gmt"
+    gmt.write_bytes("SET\tdesc\tA\u00e9\tB\n".encode("latin-1"))
+    with pytest.raises(GeneSetError, match=r"latin1\.gmt is not UTF-8"):
+        read_gmt(gmt)
+
+
+def test_unreadable_sample_maps_name_the_file(tmp_path):
+    with pytest.raises(ExpressionError, match=r"sample map .*empty\.tsv is not a readable TSV"):
+        read_sample_map(_write(tmp_path, "", "empty.tsv"))
+    ragged = _write(tmp_path, "sample_id\tpatient_id\ns1\tP1\ns2\tP2\textra\tmore\n",
+                    "ragged.tsv")
+    with pytest.raises(ExpressionError, match=r"sample map .*ragged\.tsv is not a readable TSV"):
+        read_sample_map(ragged)
+
+
+def test_samples_without_counts_name_the_matrix(tmp_path):
+    path = _write(tmp_path, "gene\tS1\tS2\nA\t1\t0\nB\t2\t0\n")
+    with pytest.raises(ExpressionError, match=r"expression matrix .*expr\.tsv: samples with no "
+                                              "counts at all: S2"):
+        log2_expression(load_expression(path, "counts"), "counts")

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hccfusion.omics.de import DEError
 from hccfusion.omics.expression import load_expression, log2_expression
 from hccfusion.omics.genesets import read_gmt
 from hccfusion.omics.groups import contrast_labels, predicted_groups
@@ -98,3 +99,20 @@ def test_groups_put_predicted_responders_and_high_risk_first():
     assert contrast_labels("pfs", endpoints["os"]) == ("high risk", "low risk")
     with pytest.raises(ValueError, match="no predictions of component 'deep'"):
         predicted_groups(pred, samples, endpoints, component="deep")
+
+
+def test_unscored_grouped_samples_are_named():
+    scores = pd.DataFrame([(s, c, 0.0) for s in ("S1", "S2", "S3", "S4") for c in "AB"],
+                          columns=["sample_id", "cell_type", "score"])
+    first = pd.Series([True, True, False, False, True], index=["S1", "S2", "S3", "S4", "S9"])
+    with pytest.raises(DEError, match=r"1 grouped sample\(s\) have no score: S9"):
+        compare_groups(scores, first)
+
+
+def test_matched_patient_without_a_prediction_is_named():
+    endpoints = {"os": {"type": "survival", "time": "os_days", "event": "os_event"}}
+    pred = pd.DataFrame({"patient_id": ["P1"], "recipe": ["S"], "endpoint": ["os"],
+                         "component": ["fusion"], "score": [1.0], "risk_group": ["high"]})
+    with pytest.raises(ValueError, match="no fusion prediction of S os for matched patient"
+                                         r"\(s\) P2"):
+        predicted_groups(pred, pd.Series({"s1": "P1", "s2": "P2"}), endpoints)

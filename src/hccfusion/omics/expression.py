@@ -46,6 +46,16 @@ def _cells(frame: pd.DataFrame, mask: np.ndarray) -> list[str]:
             for r, c in zip(rows, cols, strict=True)]
 
 
+def _lines_without_gene(path: Path) -> list[int]:
+    """Line numbers (1-based, header = 1) of the non-blank data lines whose first field is
+    empty; read again only to report them (pandas skips blank lines, so its row numbers are
+    not line numbers)."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        next(fh, None)
+        return [n for n, line in enumerate(fh, start=2)
+                if line.strip() and not line.split("\t", 1)[0].strip()]
+
+
 def load_expression(path: str | Path, values: str) -> pd.DataFrame:
     """Read an expression matrix: genes x samples, float values, gene symbols as the index.
 
@@ -68,10 +78,15 @@ def load_expression(path: str | Path, values: str) -> pd.DataFrame:
     genes = raw.iloc[:, 0].str.strip()
     if (genes == "").any():
         raise ExpressionError(f"expression matrix {path}: {int((genes == '').sum())} row(s) "
-                              "without a gene symbol in the first column")
+                              "without a gene symbol in the first column (line(s) "
+                              f"{name_list(_lines_without_gene(path), 5)})")
     # pandas renames a repeated header (S1, S1.1): the header line itself tells duplicates.
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().rstrip("\r\n").split("\t")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            header = fh.readline().rstrip("\r\n").split("\t")
+    except UnicodeDecodeError as exc:
+        raise ExpressionError(f"expression matrix {path}: the header is not UTF-8 text: "
+                              f"{exc}") from exc
     samples = pd.Index([h.strip() for h in header[1:]])
     dup_samples = samples[samples.duplicated()].unique()
     if len(dup_samples):
@@ -124,7 +139,9 @@ def log2_expression(frame: pd.DataFrame, values: str) -> pd.DataFrame:
         lib = frame.sum(axis=0)
         empty = lib.index[lib <= 0]
         if len(empty):
-            raise ExpressionError(f"samples with no counts at all: {name_list(empty)}")
+            where = frame.attrs.get("source")
+            raise ExpressionError(f"{f'expression matrix {where}: ' if where else ''}samples "
+                                  f"with no counts at all: {name_list(empty)}")
         return np.log2(frame / lib * 1e6 + 1.0)
     if values in ("tpm", "fpkm"):
         return np.log2(frame + 1.0)
@@ -141,7 +158,10 @@ def read_sample_map(path: str | Path) -> pd.Series:
     path = Path(path)
     if not path.is_file():
         raise ExpressionError(f"sample map {path} does not exist")
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    try:
+        table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ExpressionError(f"sample map {path} is not a readable TSV: {exc}") from exc
     absent = [c for c in ("sample_id", "patient_id") if c not in table.columns]
     if absent:
         raise ExpressionError(f"sample map {path} lacks column(s) {', '.join(absent)}")

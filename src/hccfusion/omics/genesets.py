@@ -48,8 +48,12 @@ def read_gmt(path: str | Path, name: str | None = None) -> GeneSetCollection:
     if not path.is_file():
         raise GeneSetError(f"gene-set file {path} does not exist")
     data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise GeneSetError(f"gene-set file {path} is not UTF-8 text: {exc}") from exc
     sets: dict[str, list[str]] = {}
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         parts = line.rstrip("\r\n").split("\t")

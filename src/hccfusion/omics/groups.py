@@ -58,6 +58,10 @@ def predicted_groups(predictions: pd.DataFrame, samples: pd.Series,
         # Event side of the cut-off: high risk, or a low risk of a favourable event's absence.
         first_risk = HIGH if higher_is_worse(definition) else LOW
         first, second = contrast_labels(endpoint, definition)
+        unscored = sorted(set(samples) - set(pred.index), key=str)
+        if unscored:
+            raise ValueError(f"no {component} prediction of {recipe} {endpoint} for matched "
+                             f"patient(s) {name_list(unscored)}")
         for sample, patient in samples.items():
             row = pred.loc[patient]
             is_first = row.risk_group == first_risk

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hccfusion.errors import name_list
 from hccfusion.omics.de import DEError, benjamini_hochberg
 from hccfusion.omics.genesets import GeneSetCollection
 
@@ -83,7 +84,8 @@ def compare_groups(scores: pd.DataFrame, first: pd.Series, *, first_label: str =
     wide = scores.pivot(index="sample_id", columns="cell_type", values="score")
     absent = first.index.difference(wide.index)
     if len(absent):
-        raise DEError(f"immune comparison: {len(absent)} grouped sample(s) have no score")
+        raise DEError(f"immune comparison: {len(absent)} grouped sample(s) have no score: "
+                      f"{name_list(absent)}")
     wide = wide.loc[first.index]
     a, b = wide[first.to_numpy()], wide[~first.to_numpy()]
     if min(len(a), len(b)) < 2:
