@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,13 +65,16 @@ def _coerce_numeric(df: pd.DataFrame, table: str, allow_categorical: bool) -> pd
 class Cohort:
     """Merged cohort, indexed by ``patient_id``.
 
-    ``data`` holds ``center``, ``cohort`` (train/internal/external), every clinical column and
-    every radiomics column. ``clinical_columns`` and ``radiomics_columns`` remember their origin.
+    ``data`` holds ``center``, ``cohort`` (train/internal/external), every clinical column,
+    every radiomics column and the columns of the extra feature tables (habitats, deep-learning
+    features). ``clinical_columns``, ``radiomics_columns`` and ``extra_blocks`` (table name ->
+    columns) remember their origin.
     """
 
     data: pd.DataFrame
     clinical_columns: tuple[str, ...]
     radiomics_columns: tuple[str, ...]
+    extra_blocks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rows(self, cohort: str) -> pd.DataFrame:
         """Patients of one cohort (``train``, ``internal`` or ``external``)."""
@@ -81,9 +84,12 @@ class Cohort:
         """Feature columns of a block.
 
         ``clinical``: clinical columns minus ``exclude`` (outcomes etc.); ``radiomics``: every
-        radiomics column; any other name is taken as a radiomics prefix (e.g. ``arterial``).
+        radiomics column; the name of an extra feature table (``habitats``, ``deep``): its
+        columns; any other name is taken as a radiomics prefix (e.g. ``arterial``).
         """
-        if block == "clinical":
+        if block in self.extra_blocks:
+            cols = list(self.extra_blocks[block])
+        elif block == "clinical":
             drop = set(exclude) | set(_ID_COLUMNS)
             cols = [c for c in self.clinical_columns if c not in drop]
         elif block == "radiomics":
@@ -95,14 +101,21 @@ class Cohort:
         return cols
 
 
-def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFrame) -> Cohort:
-    """Merge the clinical table, the radiomics table and the split by ``patient_id``.
+def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFrame,
+             extra: Mapping[str, pd.DataFrame] | None = None) -> Cohort:
+    """Merge the clinical table, the radiomics table, the extra feature tables (``{block name:
+    table}``, e.g. habitats or deep-learning features; entirely numeric, one row per patient)
+    and the split by ``patient_id``.
 
     Raises ``ValueError`` naming the patients when an id is duplicated or present in one table
     and not in another, naming overlapping column names, and naming column and patient for
     non-numeric values in numeric columns (radiomics must be entirely numeric).
     """
-    tables = {"clinical": clinical, "radiomics": radiomics, "split": split}
+    extra = dict(extra or {})
+    clash = sorted({"clinical", "radiomics", "split"} & set(extra))
+    if clash:
+        raise ValueError(f"extra feature tables may not be named {clash}")
+    tables = {"clinical": clinical, "radiomics": radiomics, "split": split, **extra}
     ids = {}
     for name, table in tables.items():
         if "patient_id" not in table.columns:
@@ -112,7 +125,7 @@ def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFram
     if "cohort" not in split.columns:
         raise ValueError("split table has no 'cohort' column")
 
-    for name in ("radiomics", "split"):
+    for name in ("radiomics", "split", *extra):
         mismatch = id_mismatch(ids["clinical"], ids[name], f"in clinical but not in {name}",
                                f"in {name} but not in clinical")
         if mismatch:
@@ -123,6 +136,16 @@ def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFram
     overlap = sorted(set(clin.columns) & set(rad.columns))
     if overlap:
         raise ValueError(f"columns present in both clinical and radiomics tables: {_names(overlap)}")
+    more = {}
+    seen = set(clin.columns) | set(rad.columns)
+    for name, table in extra.items():
+        frame = table.set_index(ids[name].rename("patient_id")).drop(columns="patient_id")
+        overlap = sorted(seen & set(frame.columns))
+        if overlap:
+            raise ValueError(f"columns of the {name} table already present in another table: "
+                             f"{_names(overlap)}")
+        seen |= set(frame.columns)
+        more[name] = _coerce_numeric(frame, name, allow_categorical=False)
 
     clin_feat = [c for c in clin.columns if c not in _ID_COLUMNS]
     clin = clin.copy()
@@ -139,13 +162,14 @@ def assemble(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFram
     head["cohort"] = spl["cohort"].astype(str).loc[order]
     data = pd.concat(
         [head, clin.drop(columns=[c for c in _ID_COLUMNS if c in clin.columns]).loc[order],
-         rad.loc[order]],
+         rad.loc[order], *(frame.loc[order] for frame in more.values())],
         axis=1,
     )
     return Cohort(
         data=data,
         clinical_columns=tuple(clin_feat),
         radiomics_columns=tuple(rad.columns),
+        extra_blocks={name: tuple(frame.columns) for name, frame in more.items()},
     )
 
 

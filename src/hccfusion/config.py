@@ -91,6 +91,22 @@ def check_references(config: dict[str, Any]) -> None:
                 problems.append(
                     f"config key 'recipes.{rname}.endpoints': unknown endpoint {ep!r} (known: {known})"
                 )
+        # Extra feature tables exist only when their branch runs, and never with own features.
+        used = set(recipe["blocks"]) | {b for c in recipe.get("comparators") or []
+                                        for b in c.get("blocks", [])}
+        for block in sorted(used & {"habitats", "deep"}):
+            if config.get("feature_table"):
+                problems.append(f"config key 'recipes.{rname}': block '{block}' needs images; "
+                                "it is not available with feature_table")
+            elif not (config.get(block) or {}).get("enabled"):
+                problems.append(f"config key 'recipes.{rname}': block '{block}' needs "
+                                f"{block}.enabled: true")
+        names = [c["name"] for c in recipe.get("comparators") or []]
+        taken = set(recipe["blocks"]) | {"early_fusion", "fusion"}
+        clash = sorted({n for n in names if n in taken or names.count(n) > 1})
+        if clash:
+            problems.append(f"config key 'recipes.{rname}.comparators': name(s) {clash} repeat "
+                            "a block, early_fusion, fusion or another comparator")
     if config["habitats"]["enabled"] and len(config["phases"]) < 2:
         problems.append("config key 'habitats.enabled': habitats need two phases (arterial, venous)")
     seg = config["segmentation"]

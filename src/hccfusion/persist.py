@@ -315,9 +315,13 @@ def _categorical_inputs(component) -> list[str]:
     """Input columns that the component one-hot (or ordinal/target) encodes."""
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, TargetEncoder
 
+    from hccfusion.models.comparators import ScoreModel
+
     found = {str(c) for obj in _reachable(component)
              if isinstance(obj, OneHotEncoder | OrdinalEncoder | TargetEncoder)
              for c in getattr(obj, "feature_names_in_", [])}
+    if isinstance(component, ScoreModel) and component.order is not None:
+        found.add(component.column)  # an ordinal text score such as mRECIST
     return sorted(found)
 
 
@@ -412,8 +416,12 @@ def save_models(
             _load_bytes(data, where)  # refuse now what load_models would refuse later
             name = f"{recipe}__{endpoint}__{component}.skops"
             files[name] = data
-            blocks = ({component: list(fitted.blocks[component])} if component in fitted.blocks
-                      else {b: list(c) for b, c in fitted.blocks.items()})
+            if component in fitted.component_inputs:  # a comparator reads its own columns
+                blocks = {b: list(c) for b, c in fitted.component_inputs[component].items()}
+            elif component in fitted.blocks:
+                blocks = {component: list(fitted.blocks[component])}
+            else:
+                blocks = {b: list(c) for b, c in fitted.blocks.items()}
             entry = {
                 "file": name,
                 "sha256": _sha256(data),
@@ -612,6 +620,13 @@ def _input_frame(models: LoadedModels, features: pd.DataFrame,
         need_clin.update(dict.fromkeys(entry["features"]["clinical"]))
         need_rad.update(dict.fromkeys(entry["features"]["radiomics"]))
         categorical.update(entry["features"].get("categorical", []))
+    derived = [c for c in need_rad if c not in feat.columns and c.startswith("score_")]
+    if derived:  # existing clinical scores (comparators) are computed from the clinical table
+        from hccfusion.clinical_scores import compute_scores
+
+        scores, _ = compute_scores(clin.reset_index(), [c[len("score_"):] for c in derived],
+                                   on_missing="exclude")
+        feat = feat.join(scores.add_prefix("score_")[derived])
     missing = []
     for cols, table, src in ((need_clin, clin, csrc), (need_rad, feat, fsrc)):
         absent = [c for c in cols if c not in table.columns]

@@ -64,31 +64,73 @@ def model_config(cfg: Mapping) -> dict:
     return {**cfg, "clinical": {"exclude": sorted(set(exclude))}}
 
 
-def read_inputs(clinical: str, features: str, split: str, robustness=()):
+#: Feature tables besides radiomics that recipes can use as blocks (block name -> workflow path).
+EXTRA_TABLES = {"habitats": "results/features/habitats.tsv", "deep": "results/features/deep.tsv"}
+
+
+def recipe_blocks(recipe_cfg: Mapping) -> list[str]:
+    """Every block a recipe reads: its fused blocks and its comparators' blocks."""
+    blocks = list(recipe_cfg["blocks"])
+    for spec in recipe_cfg.get("comparators") or []:
+        blocks += [b for b in spec.get("blocks", []) if b not in blocks]
+    return blocks
+
+
+def read_inputs(clinical: str, features: str, split: str, robustness=(), extra=None):
     """The tables of rule ``fit_recipe`` (and ``explain``) from their paths: ``(clinical,
-    radiomics, split, robust)``; ``robust`` lists the features the robustness report keeps, or
-    is None when there is no report (``robustness`` empty: filter off or own feature table)."""
+    radiomics, split, robust, extra)``; ``robust`` lists the features the robustness report
+    keeps, or is None when there is no report (``robustness`` empty: filter off or own feature
+    table); ``extra`` maps block names to the paths of extra feature tables (:data:`EXTRA_TABLES`)
+    and comes back as tables."""
     from hccfusion.sheets import load_clinical
 
     robust = None
     if robustness:
         report = pd.read_csv(list(robustness)[0], sep="\t")
         robust = list(report.feature[report.kept])
+    tables = {name: pd.read_csv(path, sep="\t") for name, path in dict(extra or {}).items()}
     return (load_clinical(clinical).reset_index(drop=True), pd.read_csv(features, sep="\t"),
-            pd.read_csv(split, sep="\t"), robust)
+            pd.read_csv(split, sep="\t"), robust, tables)
+
+
+def comparator_specs(recipe_cfg: Mapping, clinical: pd.DataFrame):
+    """The recipe's comparators for :func:`hccfusion.models.fit_recipe`, and the table of the
+    existing clinical scores they need (``None`` if none): ``{"name", "score"}`` becomes
+    ``{"name", "column": "score_<score>"}`` with that column computed by
+    :mod:`hccfusion.clinical_scores` from the clinical table."""
+    specs, wanted = [], []
+    for spec in recipe_cfg.get("comparators") or []:
+        spec = dict(spec)
+        if "score" in spec:
+            wanted.append(spec["score"])
+            spec["column"] = f"score_{spec.pop('score')}"
+        specs.append(spec)
+    if not wanted:
+        return specs, None
+    from hccfusion.clinical_scores import compute_scores
+
+    scores, excluded = compute_scores(clinical, sorted(set(wanted)), on_missing="exclude")
+    for row in excluded.itertuples():
+        log.warning("clinical score %s of patient %s not computable (%s): the training median "
+                    "stands in", row.score, row.patient_id, row.reason)
+    table = scores[sorted(set(wanted))].add_prefix("score_").reset_index()
+    return specs, table.rename(columns={table.columns[0]: "patient_id"})
 
 
 def recipe_cohort(clinical: pd.DataFrame, radiomics: pd.DataFrame, split: pd.DataFrame,
-                  robust: list[str] | None = None):
-    """The assembled cohort of the patients in ``split``, radiomics restricted to ``robust``."""
-    clinical = clinical[clinical.patient_id.isin(split.patient_id)].reset_index(drop=True)
-    radiomics = radiomics[radiomics.patient_id.isin(split.patient_id)]
+                  robust: list[str] | None = None, extra: Mapping[str, pd.DataFrame] | None = None):
+    """The assembled cohort of the patients in ``split``, radiomics restricted to ``robust``,
+    with the extra feature tables ``{block: table}`` (habitats, deep-learning features, scores)."""
+    ids = set(split.patient_id)
+    clinical = clinical[clinical.patient_id.isin(ids)].reset_index(drop=True)
+    radiomics = radiomics[radiomics.patient_id.isin(ids)]
     if robust is not None:
         keep = [c for c in radiomics.columns if c in set(robust)]
         log.info("robustness filter keeps %d of %d radiomics features",
                  len(keep), radiomics.shape[1] - 1)
         radiomics = radiomics[["patient_id", *keep]]
-    return assemble(clinical, radiomics, split)
+    extra = {name: table[table.patient_id.isin(ids)] for name, table in (extra or {}).items()}
+    return assemble(clinical, radiomics, split, extra=extra)
 
 
 def run_recipe(
@@ -99,6 +141,7 @@ def run_recipe(
     radiomics: pd.DataFrame,
     split: pd.DataFrame,
     robust: list[str] | None = None,
+    extra: Mapping[str, pd.DataFrame] | None = None,
     *,
     with_details: bool = False,
     performance: bool = True,
@@ -109,6 +152,9 @@ def run_recipe(
     fitted on internal or external patients: :func:`hccfusion.models.fit_recipe` sees the training
     rows only, and ``train_cv`` scores are out-of-fold. ``robust`` lists the radiomics features
     that passed the robustness (ICC) filter, itself computed on training patients only.
+    ``extra`` holds the extra feature tables the recipe's blocks name (:data:`EXTRA_TABLES`).
+    The recipe's ``fusion`` (``late`` or ``composite``) and ``comparators`` come from
+    ``cfg["recipes"][recipe]``.
 
     With ``with_details=True`` the return value is ``(performance, predictions, details)``,
     ``details`` a :class:`RecipeDetails` (algorithm comparison, selected features, fusion
@@ -117,10 +163,15 @@ def run_recipe(
     about 20 s per survival endpoint) for callers that tabulate performance elsewhere.
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
-    blocks = cfg["recipes"][recipe]["blocks"]
-    cohort = recipe_cohort(clinical, radiomics, split, robust)
+    recipe_cfg = cfg["recipes"][recipe]
+    comparators, scores = comparator_specs(recipe_cfg, clinical)
+    extra = dict(extra or {})
+    if scores is not None:
+        extra["scores"] = scores
+    cohort = recipe_cohort(clinical, radiomics, split, robust, extra)
     mcfg = model_config(cfg)
-    fitted = fit_recipe(cohort, endpoint_cfg, blocks, mcfg)
+    fitted = fit_recipe(cohort, endpoint_cfg, recipe_cfg["blocks"], mcfg,
+                        fusion=recipe_cfg.get("fusion", "late"), comparators=comparators)
     if len(fitted.dropped):
         log.warning("%d training patients without %s outcome left out", len(fitted.dropped), endpoint)
     preds, targets, index = cohort_predictions(fitted, cohort, endpoint_cfg, with_index=True)

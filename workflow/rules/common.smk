@@ -4,6 +4,7 @@ from pathlib import Path
 from snakemake.utils import min_version, validate
 
 from hccfusion.config import check_references
+from hccfusion.recipes import EXTRA_TABLES, recipe_blocks
 from hccfusion.sheets import (
     check_clinical_columns,
     check_same_patients,
@@ -25,6 +26,13 @@ PHASES = config["phases"]
 FEATURE_TABLE = config["feature_table"]
 RECIPE_ENDPOINTS = [
     (r, e) for r, spec in config["recipes"].items() for e in spec["endpoints"]
+]
+# The transcriptomic branch images its matched patients for clinical + radiomics only: recipes
+# that read habitat or deep-learning features are not scored there.
+OMICS_RECIPES = [
+    r
+    for r, spec in config["recipes"].items()
+    if set(recipe_blocks(spec)) <= {"clinical", "radiomics"}
 ]
 
 
@@ -215,6 +223,12 @@ def training_scans(kind):
 
 def habitat_outputs(wildcards):
     return ["results/features/habitats.tsv"] if config["habitats"]["enabled"] else []
+
+
+def recipe_extra_inputs(wildcards):
+    """The extra feature tables (habitats, deep) a recipe's blocks and comparators read."""
+    blocks = recipe_blocks(config["recipes"][wildcards.recipe])
+    return {b: EXTRA_TABLES[b] for b in blocks if b in EXTRA_TABLES}
 
 
 def robustness_input(wildcards):

@@ -10,6 +10,7 @@ explain_outputs = (
 
 rule explain:
     input:
+        unpack(recipe_extra_inputs),
         clinical=clinical_table,
         features="results/features/radiomics.tsv",
         split="results/splits.tsv",

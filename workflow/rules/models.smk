@@ -3,6 +3,7 @@
 
 rule fit_recipe:
     input:
+        unpack(recipe_extra_inputs),
         clinical=clinical_table,
         features="results/features/radiomics.tsv",
         split="results/splits.tsv",

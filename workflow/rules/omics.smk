@@ -79,7 +79,11 @@ rule omics_merge_radiomics:
 
 rule omics_score:
     input:
-        models=[f"results/models/{r}/{e}/model_files" for r, e in RECIPE_ENDPOINTS],
+        models=[
+            f"results/models/{r}/{e}/model_files"
+            for r, e in RECIPE_ENDPOINTS
+            if r in OMICS_RECIPES
+        ],
         features=omics_features,
         clinical=omics_input("clinical"),
         samples=omics_input("samples"),
@@ -193,9 +197,9 @@ rule omics_observed:
 
 rule omics_tables:
     input:
-        gsea=[f"results/omics/{r}/gsea.tsv" for r in config["recipes"]]
+        gsea=[f"results/omics/{r}/gsea.tsv" for r in OMICS_RECIPES]
         + ["results/omics/observed/gsea.tsv"],
-        ora=[f"results/omics/{r}/ora.tsv" for r in config["recipes"]],
+        ora=[f"results/omics/{r}/ora.tsv" for r in OMICS_RECIPES],
     output:
         gsea=report(
             "results/tables/gsea.tsv",

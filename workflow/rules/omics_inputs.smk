@@ -30,7 +30,11 @@ def omics_input(key):
 
 
 # On when asked for and there is a matrix: the user's, or the demo's matched cohort.
-OMICS_ON = OMICS["enabled"] and bool(OMICS["expression"] or config["demo"]["generate"])
+OMICS_ON = (
+    OMICS["enabled"]
+    and bool(OMICS["expression"] or config["demo"]["generate"])
+    and bool(OMICS_RECIPES)
+)
 OMICS_GENESETS = {k: resolve(v) for k, v in OMICS["genesets"].items() if v}
 _omics = {}
 
@@ -88,7 +92,7 @@ def omics_outputs(wildcards):
     if not OMICS_ON:
         return []
     return [
-        *[f"results/tables/de_{r}.tsv" for r in config["recipes"]],
+        *[f"results/tables/de_{r}.tsv" for r in OMICS_RECIPES],
         "results/tables/gsea.tsv",
         "results/tables/ora.tsv",
         "results/tables/immune.tsv",

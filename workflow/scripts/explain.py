@@ -17,12 +17,15 @@ from hccfusion.figures.correlation import correlation_figure
 from hccfusion.figures.shap import shap_comparison_figure, shap_summary_figure
 from hccfusion.models import model_seed, training_data
 from hccfusion.persist import load_models
-from hccfusion.recipes import model_config, read_inputs, recipe_cohort
+from hccfusion.recipes import EXTRA_TABLES, model_config, read_inputs, recipe_cohort
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
 ecfg = cfg["explain"]
-cohort = recipe_cohort(*read_inputs(inp.clinical, inp.features, inp.split, inp.robustness))
+clinical, radiomics, split, robust, extra = read_inputs(
+    inp.clinical, inp.features, inp.split, inp.robustness,
+    {name: inp[name] for name in EXTRA_TABLES if name in inp.keys()})
+cohort = recipe_cohort(clinical, radiomics, split, robust, extra)
 mcfg = model_config(cfg)
 endpoint = cfg["endpoints"][wc.endpoint]
 X, y, _, _ = training_data(cohort, endpoint, mcfg)

@@ -7,15 +7,16 @@ import pandas as pd
 from hccfusion import runlog
 from hccfusion.evaluate import monthly_survival
 from hccfusion.persist import median_cutoffs, save_models, table_sha256
-from hccfusion.recipes import read_inputs, run_recipe
+from hccfusion.recipes import EXTRA_TABLES, read_inputs, run_recipe
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
-clinical, radiomics, split, robust = read_inputs(inp.clinical, inp.features, inp.split,
-                                                 inp.robustness)
+clinical, radiomics, split, robust, extra = read_inputs(
+    inp.clinical, inp.features, inp.split, inp.robustness,
+    {name: inp[name] for name in EXTRA_TABLES if name in inp.keys()})
 _, predictions, details = run_recipe(
-    wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, with_details=True,
-    performance=False,
+    wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, extra=extra,
+    with_details=True, performance=False,
 )
 fitted = details.fitted
 endpoint = cfg["endpoints"][wc.endpoint]

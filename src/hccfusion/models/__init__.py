@@ -13,7 +13,12 @@ hyper-parameters by inner CV; everything is refitted whenever the pipeline is fi
   (:class:`~hccfusion.models.response.LateFusionClassifier`). Survival (PRIME-S): Bayesian model
   averaging with BIC weights from the Cox partial likelihood of each modality's out-of-fold risk
   (:class:`~hccfusion.models.bma.BayesianModelAveraging`; ``models.survival_fusion: cox`` gives
-  a Cox meta-model instead).
+  a Cox meta-model instead). With the recipe's ``fusion: composite`` (GTR-ITH, seed 002) it is
+  instead one pipeline: the blocks selected block by block, a PCA composite score, an ensemble of
+  learners (:mod:`hccfusion.models.composite`).
+- named comparators (seeds 000 and 003): a model of another block that is not fused (e.g. the
+  radiomics-only model beside a deep-learning fusion) or an existing score such as mRECIST or
+  CLIP (:class:`~hccfusion.models.comparators.ScoreModel`), fitted on the same training patients.
 
 Scores are response probabilities (binary) or risk scores, higher = shorter survival (survival).
 Every survival component also gives survival probabilities (:meth:`FittedRecipe.predict_survival`).
@@ -26,7 +31,7 @@ event) in which the whole component (preprocessing, selection, learner search an
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +46,8 @@ from hccfusion.errors import name_list
 from hccfusion.models import survival
 from hccfusion.models.bma import BayesianModelAveraging
 from hccfusion.models.breslow import survival_at
+from hccfusion.models.comparators import ScoreModel
+from hccfusion.models.composite import ENSEMBLE_LEARNERS, CompositeScore, composite_ensemble
 from hccfusion.models.learners import LearnerSearch, candidates
 from hccfusion.models.response import LateFusionClassifier
 from hccfusion.models.survival import CoxnetCV, LateFusionCox
@@ -99,15 +106,52 @@ def component_pipeline(block_columns: Mapping[str, Sequence[str]], kind: str,
     ])
 
 
+def composite_pipeline(block_columns: Mapping[str, Sequence[str]], kind: str,
+                       cfg: Mapping) -> Pipeline:
+    """``features -> select (block by block) -> composite score -> ensemble`` (GTR-ITH)."""
+    ccfg = (cfg.get("models") or {}).get("composite") or {}
+    base = component_pipeline(block_columns, kind, cfg)
+    return Pipeline([
+        ("features", base.named_steps["features"]),
+        ("select", base.named_steps["select"]),
+        ("composite", CompositeScore(int(ccfg.get("n_components", 1)))),
+        ("model", composite_ensemble(kind, model_seed(cfg),
+                                     ccfg.get("learners", ENSEMBLE_LEARNERS))),
+    ])
+
+
+def comparator_components(comparators: Sequence[Mapping], columns: Callable[[str], list[str]],
+                          kind: str, cfg: Mapping) -> dict[str, object]:
+    """Unfitted named comparators: ``{"name", "blocks": [...]}`` is a model of those blocks
+    (early concatenation if several), ``{"name", "column", "order"}`` an existing score
+    (:class:`ScoreModel`); ``columns(block)`` gives a block's columns."""
+    out = {}
+    for spec in comparators:
+        name = spec["name"]
+        if "blocks" in spec:
+            out[name] = component_pipeline({b: columns(b) for b in spec["blocks"]}, kind, cfg)
+        else:
+            out[name] = ScoreModel(spec["column"], kind=kind, order=spec.get("order"))
+    return out
+
+
 def build_components(
-    block_columns: Mapping[str, Sequence[str]], kind: str, cfg: Mapping
+    block_columns: Mapping[str, Sequence[str]], kind: str, cfg: Mapping, *,
+    fusion: str = "late",
 ) -> dict[str, object]:
-    """Unfitted components of a recipe for blocks ``{name: columns}``."""
+    """Unfitted components of a recipe for blocks ``{name: columns}`` (``fusion``: ``late``,
+    seed 001's stacking / model averaging, or ``composite``, seed 002's PCA score)."""
     models_cfg = cfg.get("models") or {}
     seed = model_seed(cfg)
     comps: dict = {name: component_pipeline({name: cols}, kind, cfg)
                    for name, cols in block_columns.items()}
-    if len(block_columns) > 1:
+    if fusion == "composite":
+        if len(block_columns) > 1:
+            comps["early_fusion"] = component_pipeline(block_columns, kind, cfg)
+        comps["fusion"] = composite_pipeline(block_columns, kind, cfg)
+    elif fusion != "late":
+        raise ValueError(f"recipe fusion must be 'late' or 'composite', got {fusion!r}")
+    elif len(block_columns) > 1:
         comps["early_fusion"] = component_pipeline(block_columns, kind, cfg)
         bases = [(name, comps[name]) for name in block_columns]
         folds = int(cfg.get("cv_folds", 5))
@@ -138,7 +182,7 @@ def _fit_components(templates: Mapping, X, y) -> dict:
     """Fit every component; the single-block components are taken from the late-fusion model,
     which refits exactly those pipelines on the same data (saves one fit per block)."""
     fitted = {}
-    if "fusion" in templates:
+    if "fusion" in templates and hasattr(templates["fusion"], "estimators"):
         fitted["fusion"] = clone(templates["fusion"]).fit(X, y)
         fitted.update(dict(fitted["fusion"].estimators_))
     for name, template in templates.items():
@@ -176,6 +220,9 @@ class FittedRecipe:
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
     train_cv_times: np.ndarray = field(default_factory=lambda: np.empty(0))
     train_cv_survival: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Input columns of the components that do not read the recipe's blocks (comparators):
+    #: ``{component: {block: columns}}``.
+    component_inputs: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def predict(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         """Score every patient (row) of ``frame`` with every component."""
@@ -245,9 +292,17 @@ class FittedRecipe:
     @property
     def fusion_weights(self) -> dict[str, float]:
         """Late-fusion weight of each block: meta-classifier coefficient (binary), posterior
-        model probability (Bayesian model averaging) or meta-Cox coefficient."""
+        model probability (Bayesian model averaging) or meta-Cox coefficient; for a composite
+        score, each block's share of the squared loadings of its first component."""
         fusion = self.components.get("fusion")
-        return dict(fusion.weights_) if fusion is not None else {}
+        if fusion is None:
+            return {}
+        if isinstance(fusion, Pipeline) and "composite" in fusion.named_steps:
+            cols = fusion.named_steps["select"].columns_
+            share = fusion.named_steps["composite"].loadings_[:, 0] ** 2
+            blocks = pd.Series(share, index=[str(c).partition("__")[0] for c in cols])
+            return (blocks.groupby(level=0, sort=False).sum() / share.sum()).to_dict()
+        return dict(fusion.weights_)
 
 
 def _check_enough_outcomes(target: Target, endpoint_cfg: Mapping, cfg: Mapping) -> None:
@@ -304,6 +359,8 @@ def fit_recipe(
     cfg: Mapping,
     *,
     oof: bool = True,
+    fusion: str = "late",
+    comparators: Sequence[Mapping] = (),
 ) -> FittedRecipe:
     """Fit all components of a recipe on the ``train`` cohort.
 
@@ -320,13 +377,34 @@ def fit_recipe(
         the ``models`` section, see config/README.md).
     oof
         Compute the nested out-of-fold ``train_cv`` scores (the expensive part).
+    fusion
+        ``late`` or ``composite`` (see :func:`build_components`).
+    comparators
+        Named comparators (see :func:`comparator_components`); fitted and cross-validated like
+        the other components, never fused.
     """
     kind = endpoint_cfg["type"]
     exclude = list((cfg.get("clinical") or {}).get("exclude", []))
     block_columns = {b: cohort.block_columns(b, exclude) for b in blocks}
     X, y, target, permuted = training_data(cohort, endpoint_cfg, cfg)
     seed = model_seed(cfg)
-    templates = build_components(block_columns, kind, cfg)
+    templates = build_components(block_columns, kind, cfg, fusion=fusion)
+    extra = comparator_components(comparators, lambda b: cohort.block_columns(b, exclude), kind,
+                                  cfg)
+    clash = sorted(set(extra) & set(templates))
+    if clash:
+        raise ValueError(f"comparator name(s) {clash} clash with the recipe's components "
+                         f"{sorted(templates)}")
+    templates.update(extra)
+    inputs = {}
+    for spec in comparators:
+        if "blocks" in spec:
+            inputs[spec["name"]] = {b: cohort.block_columns(b, exclude) for b in spec["blocks"]}
+        else:
+            block = "clinical" if spec["column"] in cohort.clinical_columns else next(
+                (b for b, cols in cohort.extra_blocks.items() if spec["column"] in cols),
+                "radiomics")
+            inputs[spec["name"]] = {block: [spec["column"]]}
     folds = int(cfg.get("cv_folds", 5))
     threads = int((cfg.get("models") or {}).get("blas_threads", 1))
 
@@ -362,4 +440,5 @@ def fit_recipe(
         dropped=target.dropped,
         train_cv_times=times,
         train_cv_survival=cv_surv,
+        component_inputs=inputs,
     )
