@@ -18,6 +18,7 @@ include: "workflow/rules/imaging.smk"
 include: "workflow/rules/radiomics.smk"
 include: "workflow/rules/robustness.smk"
 include: "workflow/rules/habitats.smk"
+include: "workflow/rules/deep.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/stratify.smk"
@@ -34,6 +35,7 @@ rule all:
         "results/qc/excluded.tsv",
         imaging_outputs,
         habitat_outputs,
+        deep_outputs,
         explain_outputs,
         omics_outputs,
         paper_targets,

@@ -47,6 +47,30 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert "'unknown' was unexpected" in out and "cv_folds" in out
 
 
+# The jobs each preset adds beyond the shared imaging branch, and its fits (recipe x endpoint).
+PRESETS = {"prime": ({"paper_figures", "table1"}, 3), "gtr_ith": ({"habitats"}, 2),
+           "mmf": ({"deep_crop", "deep_train", "deep_explain"}, 2),
+           "crm": ({"deep_crop", "deep_train", "deep_explain"}, 4)}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_plans(tmp_path, tiny_demo, preset):
+    """config/presets/<name>.yaml on the tiny demo: the plan has the branch the seed system
+    needs and one fit per recipe x endpoint."""
+    cfg = yaml.safe_load((REPO / "config/presets" / f"{preset}.yaml").read_text())
+    cfg.update(demo={"generate": False}, patients=str(tiny_demo / "patients.tsv"),
+               clinical=str(tiny_demo / "clinical.tsv"))
+    (tmp_path / "preset.yaml").write_text(yaml.safe_dump(cfg))
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(tmp_path / "preset.yaml"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M))
+    needed, fits = PRESETS[preset]
+    assert needed <= set(jobs), needed - set(jobs)
+    assert int(jobs["fit_recipe"]) == fits
+    if preset != "prime":  # the seed-001 figure set is PRIME's
+        assert "paper_figures" not in jobs and "omics_de" not in jobs
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_demo):
     """config/tiny.yaml end to end, once for the tests of the xdist group "tiny_run", with one

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hccfusion.cohort import assemble
+from hccfusion.cohort import Cohort, assemble
 from hccfusion.evaluate import COLUMNS, cohort_predictions, performance_rows
 from hccfusion.models import FittedRecipe, fit_recipe
 from hccfusion.timeunits import from_months
@@ -45,7 +45,8 @@ class RecipeDetails:
       follow-up.
 
     ``fitted`` is the :class:`~hccfusion.models.FittedRecipe` itself and ``training`` the rows
-    of the assembled cohort it was fitted on (for frozen cut-offs and the training-data hash).
+    of the assembled cohort it was fitted on (for frozen cut-offs and the training-data hash);
+    ``cohort`` is the whole assembled cohort.
     """
 
     fitted: FittedRecipe
@@ -54,6 +55,7 @@ class RecipeDetails:
     fusion_weights: pd.DataFrame
     survival: pd.DataFrame
     training: pd.DataFrame
+    cohort: Cohort | None = None
 
 
 def model_config(cfg: Mapping) -> dict:
@@ -254,4 +256,4 @@ def recipe_details(recipe: str, endpoint: str, fitted: FittedRecipe, cohort,
     survival = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return RecipeDetails(fitted=fitted, algorithm_scores=scores, selected_features=selected,
                          fusion_weights=weights, survival=_head(survival, recipe, endpoint),
-                         training=cohort.data.loc[fitted.train_index])
+                         training=cohort.data.loc[fitted.train_index], cohort=cohort)

@@ -116,6 +116,18 @@ def gpu_request(wildcards):
     return "gpu:1" if config["segmentation"]["method"] == "medsam" else ""
 
 
+def deep_gpu_request(wildcards):
+    """Slurm GRES of deep_train: one GPU when deep.gpu is set."""
+    return "gpu:1" if config["deep"]["gpu"] else ""
+
+
+def deep_outputs(wildcards):
+    """What rule all asks of the deep-learning branch (nothing when it is off)."""
+    if not config["deep"]["enabled"]:
+        return []
+    return ["results/features/deep.tsv", "results/deep/radiomics_correlation.tsv"]
+
+
 def box_prompt(wildcards):
     value = sheets()[0].loc[wildcards.patient, "box_prompt"]
     return value if isinstance(value, str) else ""

@@ -15,6 +15,7 @@ rule fit_recipe:
         algorithms="results/models/{recipe}/{endpoint}/algorithms.tsv",
         selected="results/models/{recipe}/{endpoint}/selected_features.tsv",
         fusion="results/models/{recipe}/{endpoint}/fusion_weights.tsv",
+        effects="results/models/{recipe}/{endpoint}/score_effects.tsv",
     log:
         "logs/fit_recipe/{recipe}_{endpoint}.log",
     benchmark:
@@ -77,6 +78,9 @@ rule cohort_tables:
         stratification=[
             f"results/models/{r}/{e}/stratification.tsv" for r, e in RECIPE_ENDPOINTS
         ],
+        score_effects=[
+            f"results/models/{r}/{e}/score_effects.tsv" for r, e in RECIPE_ENDPOINTS
+        ],
     output:
         performance=report(
             "results/tables/performance.tsv",
@@ -92,6 +96,11 @@ rule cohort_tables:
             "results/tables/stratification.tsv",
             caption="../report/stratification.rst",
             category="Survival",
+        ),
+        score_effects=report(
+            "results/tables/score_effects.tsv",
+            caption="../report/score_effects.rst",
+            category="Models",
         ),
     log:
         "logs/cohort_tables.log",

@@ -8,6 +8,7 @@ from hccfusion import runlog
 from hccfusion.evaluate import monthly_survival
 from hccfusion.persist import median_cutoffs, save_models, table_sha256
 from hccfusion.recipes import EXTRA_TABLES, read_inputs, run_recipe
+from hccfusion.score_effects import effect_rows, score_values
 
 log = runlog.to_file(snakemake.log[0])
 wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snakemake.config
@@ -39,6 +40,11 @@ save_models(out.models, {(wc.recipe, wc.endpoint): fitted},
             training_data_hash=table_sha256(details.training), config=cfg,
             time_unit=cfg["evaluation"]["time_unit"],
             horizons_months=cfg["evaluation"]["horizons_months"])
+# Scores that are one number (composite score, existing clinical scores): OR / HR per unit.
+data = details.cohort.data
+scores = {c: pd.Series(v, index=data.index) for c, v in score_values(fitted, data).items()}
+effect_rows(wc.recipe, wc.endpoint, scores, data["cohort"], data, cfg["endpoints"]).to_csv(
+    out.effects, sep="\t", index=False, float_format="%.6g")
 details.algorithm_scores.to_csv(out.algorithms, sep="\t", index=False, float_format="%.6g")
 details.selected_features.to_csv(out.selected, sep="\t", index=False)
 details.fusion_weights.to_csv(out.fusion, sep="\t", index=False, float_format="%.6g")
