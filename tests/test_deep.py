@@ -461,3 +461,36 @@ def test_tampered_weights_are_refused(fitted, tmp_path):
     assert not marker.exists()
     with pytest.raises(WeightsFileError, match="no SHA-256"):
         load_weights(evil.rename(tmp_path / "bare.pt"))
+
+
+def _sphere_case(folder, spacing_xyz, name):
+    """A 20 mm bright sphere (200 HU in 0 HU) at the centre of a 100 mm cube, sampled at
+    ``spacing_xyz``; returns (image_path, mask_path)."""
+    n = [int(round(100 / s)) for s in spacing_xyz]  # x, y, z
+    zz, yy, xx = np.meshgrid(*[(np.arange(k) + 0.5) * s - 50 for k, s in
+                               zip(n[::-1], spacing_xyz[::-1], strict=True)], indexing="ij")
+    inside = (xx ** 2 + yy ** 2 + zz ** 2) <= 10 ** 2
+    img = sitk.GetImageFromArray(np.where(inside, 200.0, 0.0).astype(np.float32))
+    msk = sitk.GetImageFromArray(inside.astype(np.uint8))
+    for im in (img, msk):
+        im.SetSpacing(spacing_xyz)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / f"{name}_image.nii.gz", folder / f"{name}_mask.nii.gz"
+    sitk.WriteImage(img, str(paths[0]))
+    sitk.WriteImage(msk, str(paths[1]))
+    return paths
+
+
+def test_crops_of_different_spacings_share_shape_and_scale(tmp_path):
+    """Thick-slice and fine scans give crops of one shape on the 1 mm grid, with the tumour the
+    same physical size: the network sees millimetres, not voxels."""
+    iso = crop_phase(*_sphere_case(tmp_path, (1.0, 1.0, 1.0), "iso"), (40, 40, 40), (-100, 240))
+    thick = crop_phase(*_sphere_case(tmp_path, (0.7, 0.7, 2.5), "thick"), (40, 40, 40),
+                       (-100, 240))
+    assert iso[0].shape == thick[0].shape == (40, 40, 40)
+    assert thick[1].spacing_mm == (1.0, 1.0, 1.0) and thick[1].fraction_outside == 0
+    bright = [(c > 0.5).sum() for c in (iso[0], thick[0])]
+    # A 20 mm sphere is ~4,189 mm^3; partial volumes of the thick slices blur its edge.
+    assert all(3500 < b < 4900 for b in bright), bright
+    assert abs(bright[0] - bright[1]) / bright[0] < 0.1
+    assert thick[1].tumour_fraction_inside == pytest.approx(1.0, abs=0.02)

@@ -1,8 +1,10 @@
-"""Tumour-centred crops of the resampled CT phases: the input of the deep branch (seed 000).
+"""Tumour-centred crops of the CT phases: the input of the deep branch (seed 000).
 
-The imaging branch writes each patient's phases resampled to 1 mm isotropic voxels with the tumour
-mask on the same grid (``results/imaging/{patient}/{phase}/image.nii.gz`` and ``mask.nii.gz``).
-:func:`tumour_crop` cuts a fixed-size box (48 mm a side by default) out of one phase:
+The imaging branch writes each patient's phases with the tumour mask on the same grid
+(``results/imaging/{patient}/{phase}/image.nii.gz`` and ``mask.nii.gz``), in the scan's own voxel
+spacing. :func:`tumour_crop` resamples a fixed-size box (48 mm a side by default) of one phase
+onto a grid of ``voxel_mm`` voxels (1 mm by default; linear interpolation of the image, nearest
+neighbour of the mask), so crops of scans with different spacings have one shape and scale:
 
 * **Orientation.** Image and mask are first re-oriented to LPS (``sitk.DICOMOrient``; a
   permutation/flip of the axes, no interpolation), so axis 0 of every crop is the
@@ -17,7 +19,7 @@ mask on the same grid (``results/imaging/{patient}/{phase}/image.nii.gz`` and ``
   across channels even when the phases' grids differ.
 * **Intensities.** Hounsfield units are clipped to ``window`` (default -100..240 HU, a liver
   window that keeps arterial hyper-enhancement and wash-out apart) and scaled linearly to [0, 1].
-* **Outside the volume.** Where the box leaves the scanned volume it is padded with the window
+* **Outside the volume.** Where the box leaves the scanned volume it is filled with the window
   minimum (0 after scaling). The fraction of crop voxels that were padded is reported
   (:class:`CropInfo`, logged when non-zero); more than ``max_outside`` (default 0.5) is refused.
 
@@ -152,6 +154,7 @@ def crop_phase(
     window: Sequence[float] = DEFAULT_WINDOW,
     *,
     max_outside: float = 0.5,
+    voxel_mm: float = 1.0,
     phase: str | None = None,
     patient: str | None = None,
 ) -> tuple[np.ndarray, CropInfo]:
@@ -172,35 +175,50 @@ def crop_phase(
             "resample the mask onto the image first", patient=patient, phase=phase, path=mask_path)
     image = sitk.DICOMOrient(image, "LPS")
     mask = sitk.DICOMOrient(mask, "LPS")
-    arr = sitk.GetArrayViewFromImage(image)  # (z, y, x)
     m = sitk.GetArrayViewFromImage(mask) > 0
     if not m.any():
         raise PatientInputError("mask is empty (no voxel > 0)", patient=patient, phase=phase,
                                 path=mask_path)
-    spacing = tuple(float(s) for s in reversed(image.GetSpacing()))
+    if not np.isfinite(sitk.GetArrayViewFromImage(image)).all():
+        raise PatientInputError("image has non-finite intensities (NaN or inf)",
+                                patient=patient, phase=phase, path=image_path)
+    # The crop is resampled onto its own grid of voxel_mm voxels (linear image, nearest mask),
+    # so crops of scans with any spacing have the same shape and scale.
+    spacing = (float(voxel_mm),) * 3
     n = _voxels(size_mm, spacing)
     coords = np.nonzero(m)
     centre = tuple(int((int(c.min()) + int(c.max())) // 2) for c in coords)
-    start = [c - k // 2 for c, k in zip(centre, n, strict=True)]
-    stop = [s + k for s, k in zip(start, n, strict=True)]
-    src = tuple(slice(max(s, 0), min(e, dim)) for s, e, dim in zip(start, stop, arr.shape,
-                                                                      strict=True))
-    dst = tuple(slice(sl.start - s, sl.stop - s) for sl, s in zip(src, start, strict=True))
-    inside = int(np.prod([sl.stop - sl.start for sl in src]))
-    fraction_outside = 1.0 - inside / float(np.prod(n))
+    # The (floored) centre voxel lands on crop index n // 2; on a grid of the scan's own
+    # spacing the crop is then an exact copy of the scan's voxels.
+    centre_pt = np.array(image.TransformIndexToPhysicalPoint([int(c) for c in centre[::-1]]))
+    direction = np.array(image.GetDirection()).reshape(3, 3)
+    half = np.array([k // 2 for k in n[::-1]], dtype=float) * voxel_mm  # x, y, z
+    grid = sitk.Image([int(k) for k in n[::-1]], sitk.sitkFloat32)
+    grid.SetSpacing(spacing)
+    grid.SetDirection(image.GetDirection())
+    grid.SetOrigin(tuple(float(v) for v in centre_pt - direction @ half))
+    ones = sitk.Image(image.GetSize(), sitk.sitkUInt8) + 1
+    ones.CopyInformation(image)
+    inside_map = sitk.GetArrayFromImage(
+        sitk.Resample(ones, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8))
+    fraction_outside = 1.0 - float(inside_map.mean())
     if fraction_outside > max_outside:
         raise PatientInputError(
-            f"the {n[0]}x{n[1]}x{n[2]}-voxel crop centred on the tumour (voxel z,y,x = "
-            f"{centre}) leaves the image volume {arr.shape[::-1]} (x,y,z) by "
+            f"the {'x'.join(f'{s:g}' for s in size_mm)} mm crop centred on the tumour (voxel "
+            f"z,y,x = {centre}) leaves the image volume {tuple(image.GetSize())} (x,y,z voxels "
+            f"of {tuple(round(v, 3) for v in image.GetSpacing())} mm) by "
             f"{fraction_outside:.0%} of its voxels, more than max_outside = {max_outside:.0%}",
             patient=patient, phase=phase, path=image_path)
-    values = np.asarray(arr[src], dtype=np.float32)
-    if not np.all(np.isfinite(values)):
-        raise PatientInputError("image has non-finite intensities (NaN or inf) inside the crop",
-                                patient=patient, phase=phase, path=image_path)
-    crop = np.zeros(n, dtype=np.float32)
-    crop[dst] = (np.clip(values, lo, hi) - lo) / (hi - lo)
-    tumour_inside = float(m[src].sum()) / float(m.sum())
+    values = sitk.GetArrayFromImage(sitk.Resample(
+        sitk.Cast(image, sitk.sitkFloat32), grid, sitk.Transform(), sitk.sitkLinear, lo,
+        sitk.sitkFloat32))
+    crop = ((np.clip(values, lo, hi) - lo) / (hi - lo)).astype(np.float32)
+    crop_mask = sitk.GetArrayViewFromImage(sitk.Resample(
+        sitk.Cast(mask > 0, sitk.sitkUInt8), grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
+        sitk.sitkUInt8))
+    voxel_volume = float(np.prod(image.GetSpacing()))
+    tumour_inside = min(1.0, float(crop_mask.sum()) * voxel_mm ** 3 / (float(m.sum())
+                                                                      * voxel_volume))
     centre_mm = tuple(float(v) for v in
                       image.TransformIndexToPhysicalPoint(tuple(int(c) for c in centre[::-1])))
     info = CropInfo(
