@@ -117,3 +117,14 @@ def test_feature_transformer_concatenates_blocks():
     out = ct.transform(both)
     assert "radiomics__venous_a" in out.columns and "clinical__age" in out.columns
     assert out.shape[0] == len(train)
+
+
+def test_variance_screen_is_for_imaging_blocks_only():
+    """Seed 001's raw-variance screen applies to radiomics-like blocks; clinical variables and
+    deep-learning scores (small log-hazards) lose constant columns only."""
+    from hccfusion.preprocess import variance_threshold
+
+    assert variance_threshold(PREP, "survival", "radiomics") == 0.1
+    assert variance_threshold(PREP, "binary", "habitats") == 0.01
+    assert variance_threshold(PREP, "survival", "deep") == 0.0
+    assert variance_threshold(PREP, "survival", "clinical") == 0.0

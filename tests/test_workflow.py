@@ -1,6 +1,8 @@
 """The Snakemake workflow: dry runs of both configs, and the tiny config end to end."""
 
 import gzip
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -161,7 +163,7 @@ def test_tiny_end_to_end(tiny_run):
     perf = pd.read_csv(work / "results/tables/performance.tsv", sep="\t")
     assert list(perf.columns) == ["recipe", "component", "endpoint", "cohort", "metric",
                                   "estimate", "ci_lower", "ci_upper", "n", "n_events"]
-    assert set(perf.recipe) == {"PRIME-R", "PRIME-S"}
+    assert set(perf.recipe) == {"PRIME-R", "PRIME-S", "GTR-ITH", "MMF"}
     assert set(perf.cohort) == {"train_cv", "internal", "external"}
     assert {"clinical", "radiomics", "early_fusion", "fusion"} <= set(perf.component)
     assert set(perf.endpoint) == {"response", "os", "pfs"}
@@ -190,6 +192,39 @@ def test_tiny_end_to_end(tiny_run):
         for name in ("evaluation/algorithms", "explain/shap_summary_radiomics",
                      "explain/shap_importance", "explain/correlation_clinical"):
             assert (figures / f"{name}.png").stat().st_size > 1000, name
+
+    # The other seed systems: GTR-ITH's composite score, MMF's deep block and its comparators.
+    comps = perf.groupby("recipe").component.agg(set)
+    assert comps["GTR-ITH"] == {"radiomics", "habitats", "early_fusion", "fusion"}
+    assert comps["MMF"] == {"deep", "clinical", "early_fusion", "fusion", "radiomics", "mRECIST",
+                            "CLIP"}
+    cmp = pd.read_csv(work / "results/tables/comparisons.tsv", sep="\t")
+    mmf = cmp[(cmp.recipe == "MMF") & (cmp.component == "fusion") & (cmp.cohort == "external")]
+    assert set(mmf.reference) == comps["MMF"] - {"fusion"}
+    assert mmf.p.between(0, 1).all() and (mmf.metric == "cindex").all()
+    effects = pd.read_csv(work / "results/tables/score_effects.tsv", sep="\t")
+    gtr = effects[(effects.recipe == "GTR-ITH") & (effects.outcome == "response")]
+    assert set(gtr.cohort) == {"train", "internal", "external"}
+    assert (gtr.measure == "odds_ratio").all() and (gtr.component == "fusion").all()
+    train_or = gtr.set_index("cohort").loc["train"]
+    assert train_or.estimate > 1 and train_or.ci_lower < train_or.estimate < train_or.ci_upper
+    hrs = effects[(effects.recipe == "MMF") & (effects.measure == "hazard_ratio")]
+    assert set(hrs.component) == {"mRECIST", "CLIP"} and hrs.estimate.dropna().gt(0).all()
+    # The deep branch: every split patient scored, training patients out of fold, weights hashed.
+    deep = pd.read_csv(work / "results/features/deep.tsv", sep="\t")
+    assert set(deep.patient_id) == set(included.patient_id)
+    assert list(deep.columns) == ["patient_id", "deep_risk_os", "deep_risk_pfs",
+                                  "deep_logit_response"]
+    assert deep.iloc[:, 1:].notna().all().all()
+    folds = pd.read_csv(work / "results/deep/predictions.tsv", sep="\t",
+                        dtype={"fold": str}).set_index("patient_id").fold
+    assert set(folds[list(train_ids)]) == {"1", "2"}
+    assert set(folds.drop(list(train_ids))) == {"full"}
+    weights = work / "results/deep/model/weights.pt"
+    sidecar = json.loads((work / "results/deep/model/weights.pt.json").read_text())
+    assert sidecar["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert len(list((work / "results/figures/deep/gradcam").glob("*.png"))) == 3
+    assert len(pd.read_csv(work / "results/deep/radiomics_correlation.tsv", sep="\t")) > 0
 
     # Response is favourable: its risk groups put low probabilities in "high" (said in the table).
     strat = pd.read_csv(work / "results/tables/stratification.tsv", sep="\t")

@@ -108,9 +108,11 @@ def variance_threshold(prep_cfg: Mapping, kind: str, block: str = "radiomics") -
     Only imaging blocks are filtered (seed 001 describes the filter for radiomics features); the
     clinical block loses constant columns only. Clinical variables come in heterogeneous units and
     some of the strongest are small numbers (a 1-month monocyte change of ~0.05 x 10^9/L has a
-    raw variance far below 0.1), so a raw-scale threshold would discard them for no reason.
+    raw variance far below 0.1), so a raw-scale threshold would discard them for no reason. The
+    deep-learning block (a few network outputs on a log-hazard or logit scale) is treated the same
+    way: the filter is a radiomics noise screen, not a rule for model scores.
     """
-    if block == "clinical":
+    if block in ("clinical", "deep"):
         return 0.0
     key = "variance_threshold_binary" if kind == "binary" else "variance_threshold_survival"
     return float(prep_cfg.get(key, 0.0))

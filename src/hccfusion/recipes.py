@@ -112,9 +112,10 @@ def comparator_specs(recipe_cfg: Mapping, clinical: pd.DataFrame):
     from hccfusion.clinical_scores import compute_scores
 
     scores, excluded = compute_scores(clinical, sorted(set(wanted)), on_missing="exclude")
-    for row in excluded.itertuples():
-        log.warning("clinical score %s of patient %s not computable (%s): the training median "
-                    "stands in", row.score, row.patient_id, row.reason)
+    for (score, reason), part in excluded.groupby(["score", "reason"]):
+        log.warning("clinical score %s not computable (%s) for %d patient(s): %s; the training "
+                    "median stands in", score, reason, len(part), ", ".join(map(str,
+                                                                              part.patient_id)))
     table = scores[sorted(set(wanted))].add_prefix("score_").reset_index()
     return specs, table.rename(columns={table.columns[0]: "patient_id"})
 
