@@ -45,7 +45,7 @@ demo: $(STAMP)
 
 test: $(STAMP) sysdeps
 	@bash tests/slurm/start_local_slurm.sh || echo "make test: no local Slurm; tests/test_slurm.py fails in CI, skips elsewhere"
-	$(BIN)/python -m pytest -n $(CORES) --dist loadgroup --durations=20 tests
+	$(BIN)/python -m pytest -n $(CORES) --dist loadfile --no-loadscope-reorder --durations=20 tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,3 +27,10 @@ def tiny_demo_tables(tmp_path_factory):
     generate_demo(out, seed=DEMO_SEED, scale="default", images=False)
     return out
 # --- end of demo cohort fixtures --------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest file first: the tiny end-to-end run (tests/test_tiny_run.py) is the suite's
+    critical path, so with `--dist loadfile --no-loadscope-reorder` its worker starts it at once
+    while the other worker takes the rest."""
+    items.sort(key=lambda item: item.path.name != "test_tiny_run.py")
