@@ -119,9 +119,13 @@ def test_tiny_end_to_end(tiny_run):
     finite = perf.dropna(subset=["estimate", "ci_lower"])
     assert ((finite.ci_lower <= finite.estimate + 1e-9)
             & (finite.estimate <= finite.ci_upper + 1e-9)).all()
-    # Discrimination and Brier scores are in [0, 1] (calibration slopes and intercepts are not).
-    bounded = finite[finite.metric.str.match(r"(auc|cindex|cindex_uno|ibs|brier|tdauc_|brier_)")]
+    # Discrimination is in [0, 1]; Brier scores and the IBS are >= 0 (inverse-probability-of-
+    # censoring weights above 1 can push an IPCW Brier score past 1 at a late horizon of a small
+    # cohort: 1.09 at 36 months in 9 external patients here). Calibration slopes are unbounded.
+    bounded = finite[finite.metric.str.match(r"(auc|cindex|cindex_uno|tdauc_)")]
     assert len(bounded) and bounded.estimate.between(0, 1).all()
+    brier = finite[finite.metric.str.match(r"(ibs|brier)")]
+    assert len(brier) and (brier.estimate >= 0).all()
 
     # Explanation: out-of-fold SHAP of each explained component, training patients only, each
     # once; local accuracy holds; figures of the algorithm comparison and the explanation.
@@ -143,8 +147,7 @@ def test_tiny_end_to_end(tiny_run):
     # The other seed systems: GTR-ITH's composite score, MMF's deep block and its comparators.
     comps = perf.groupby("recipe").component.agg(set)
     assert comps["GTR-ITH"] == {"radiomics", "habitats", "early_fusion", "fusion"}
-    assert comps["MMF"] == {"deep", "clinical", "early_fusion", "fusion", "radiomics", "mRECIST",
-                            "CLIP"}
+    assert comps["MMF"] == {"deep", "clinical", "early_fusion", "fusion", "mRECIST", "CLIP"}
     cmp = pd.read_csv(work / "results/tables/comparisons.tsv", sep="\t")
     mmf = cmp[(cmp.recipe == "MMF") & (cmp.component == "fusion") & (cmp.cohort == "external")]
     assert set(mmf.reference) == comps["MMF"] - {"fusion"}

@@ -18,30 +18,31 @@ Typical use by the workflow: per patient ``patient_crops`` -> ``save_crop``; per
 ``full`` rows for internal/external) and ``save_weights(path, result.state_dicts, result.meta)``;
 ``hccfusion predict`` -> ``load_ensemble`` -> ``predict_ensemble``.
 
-torch is imported by the modules that need it (the ``deep`` extra); importing this package
-imports them all.
+torch is imported by the modules that need it (the ``deep`` extra). The names below are loaded
+lazily (PEP 562), so that ``hccfusion.deep.crops`` - one job per patient - does not pay for
+importing torch (about 10 s per job on the project machine).
 """
 
-from hccfusion.deep.crops import (
-    CropInfo,
-    crop_phase,
-    load_crop,
-    patient_crops,
-    patient_crops_with_info,
-    save_crop,
-    tumour_crop,
-)
-from hccfusion.deep.gradcam import grad_cam, gradcam_overlay_png
-from hccfusion.deep.loss import bce_loss, cox_loss, multitask_loss
-from hccfusion.deep.model import Architecture, CropNet, build_model
-from hccfusion.deep.train import (
-    DEFAULT_ENDPOINTS,
-    DEFAULTS,
-    EnsembleResult,
-    fit_ensemble,
-    predict_ensemble,
-)
-from hccfusion.deep.weights import WeightsFileError, load_ensemble, load_weights, save_weights
+import importlib
+
+_WHERE = {
+    **dict.fromkeys(["CropInfo", "crop_phase", "load_crop", "patient_crops",
+                     "patient_crops_with_info", "save_crop", "tumour_crop"], "crops"),
+    **dict.fromkeys(["grad_cam", "gradcam_overlay_png"], "gradcam"),
+    **dict.fromkeys(["bce_loss", "cox_loss", "multitask_loss"], "loss"),
+    **dict.fromkeys(["Architecture", "CropNet", "build_model"], "model"),
+    **dict.fromkeys(["DEFAULT_ENDPOINTS", "DEFAULTS", "EnsembleResult", "fit_ensemble",
+                     "predict_ensemble"], "train"),
+    **dict.fromkeys(["WeightsFileError", "load_ensemble", "load_weights", "save_weights"],
+                    "weights"),
+}
+
+
+def __getattr__(name):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"hccfusion.deep.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'hccfusion.deep' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULTS",
