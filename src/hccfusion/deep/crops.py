@@ -213,7 +213,7 @@ def crop_phase(
         sitk.Cast(image, sitk.sitkFloat32), grid, sitk.Transform(), sitk.sitkLinear, lo,
         sitk.sitkFloat32))
     crop = ((np.clip(values, lo, hi) - lo) / (hi - lo)).astype(np.float32)
-    crop_mask = sitk.GetArrayViewFromImage(sitk.Resample(
+    crop_mask = sitk.GetArrayFromImage(sitk.Resample(  # a copy: the resampled image is temporary
         sitk.Cast(mask > 0, sitk.sitkUInt8), grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0,
         sitk.sitkUInt8))
     voxel_volume = float(np.prod(image.GetSpacing()))
