@@ -65,6 +65,15 @@ def cindex(frame: pd.DataFrame, score: str) -> float:
 # --- crops ------------------------------------------------------------------------------------
 
 
+def _write_pair(folder, name, img, msk):
+    """Write an image and its mask as ``<name>_image.nii.gz`` / ``<name>_mask.nii.gz``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / f"{name}_image.nii.gz", folder / f"{name}_mask.nii.gz"
+    sitk.WriteImage(img, str(paths[0]))
+    sitk.WriteImage(msk, str(paths[1]))
+    return paths
+
+
 def write_case(folder, *, shape_xyz=(60, 60, 50), box=((20, 30), (25, 33), (15, 26)),
                hu=None, spacing=(1.0, 1.0, 1.0), origin=(0.0, 0.0, 0.0), mask_spacing=None,
                empty=False, name="case"):
@@ -84,11 +93,7 @@ def write_case(folder, *, shape_xyz=(60, 60, 50), box=((20, 30), (25, 33), (15, 
     img.SetOrigin(origin)
     msk.SetSpacing(mask_spacing or spacing)
     msk.SetOrigin(origin)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / f"{name}_image.nii.gz", folder / f"{name}_mask.nii.gz"
-    sitk.WriteImage(img, str(paths[0]))
-    sitk.WriteImage(msk, str(paths[1]))
-    return paths
+    return _write_pair(folder, name, img, msk)
 
 
 def test_crop_is_centred_on_mask_bounding_box_and_windowed(tmp_path):
@@ -474,11 +479,7 @@ def _sphere_case(folder, spacing_xyz, name):
     msk = sitk.GetImageFromArray(inside.astype(np.uint8))
     for im in (img, msk):
         im.SetSpacing(spacing_xyz)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / f"{name}_image.nii.gz", folder / f"{name}_mask.nii.gz"
-    sitk.WriteImage(img, str(paths[0]))
-    sitk.WriteImage(msk, str(paths[1]))
-    return paths
+    return _write_pair(folder, name, img, msk)
 
 
 def test_crops_of_different_spacings_share_shape_and_scale(tmp_path):

@@ -35,7 +35,7 @@ def score_values(fitted, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         if isinstance(est, Pipeline) and "composite" in est.named_steps:
             out[name] = np.asarray(est[:-1].transform(frame), dtype=float)[:, 0]
         elif isinstance(est, ScoreModel):
-            out[name] = est._filled(frame)[:, 0]
+            out[name] = est.score(frame)
     return out
 
 

@@ -279,11 +279,6 @@ def patient_crops_with_info(
                                     f"given: {have})", patient=patient, phase=phase)
         crop, info = crop_phase(paths[0], paths[1], size_mm, window, max_outside=max_outside,
                                 phase=phase, patient=patient)
-        if crops and crop.shape != crops[0].shape:
-            raise PatientInputError(
-                f"crop of {crop.shape} voxels differs from phase {phases[0]}'s {crops[0].shape} "
-                f"(voxel spacing {info.spacing_mm} vs {infos[0].spacing_mm} mm); resample all "
-                "phases to the same spacing", patient=patient, phase=phase, path=paths[0])
         crops.append(crop)
         infos.append(info)
     return np.stack(crops), infos

@@ -67,6 +67,10 @@ class ScoreModel(SurvivalAnalysisMixin, BaseEstimator):
                              f"{name_list(cells)}; give its levels as 'order'")
         return values.to_numpy(dtype=float)
 
+    def score(self, X) -> np.ndarray:
+        """The score of every patient (row) of ``X``, the training median for a missing one."""
+        return self._filled(X)[:, 0]
+
     def _filled(self, X) -> np.ndarray:
         v = self._values(X)
         return np.where(np.isnan(v), self.median_, v)[:, None]
