@@ -53,3 +53,31 @@ def test_user_feature_table_is_checked(tmp_path):
     for rows, message in cases:
         with pytest.raises(TableError, match=message):
             load_user_table(_user_table(tmp_path, rows), ["A1", "B2"])
+
+
+def test_branch_exclusions_join_the_cohort_list(tmp_path):
+    """A deep-crop exclusion removes the patient from the features and lists it once, with the
+    branch's reason; a patient already excluded by the radiomics jobs keeps its first reason."""
+    import json
+
+    from hccfusion.feature_table import add_branch_exclusions
+
+    paths = []
+    for pid, phase, value in [("A1", "arterial", 1.0), ("A2", "arterial", None),
+                              ("A3", "arterial", 3.0)]:
+        path = tmp_path / f"{pid}_{phase}.tsv"
+        feats = None if value is None else pd.Series({f"{phase}_f": value})
+        write_row(path, pid, phase, feats, reason="mask is empty")
+        paths.append(path)
+    features, excluded = merge(paths, ["arterial"])
+    statuses = []
+    for pid, status, reason in [("A1", "ok", ""), ("A2", "excluded", "arterial: mask is empty"),
+                                ("A3", "excluded", "deep-learning crop: 70 % outside")]:
+        path = tmp_path / f"{pid}.json"
+        path.write_text(json.dumps({"patient_id": pid, "status": status, "reason": reason}))
+        statuses.append(path)
+    features, excluded = add_branch_exclusions(features, excluded, statuses)
+    assert list(features.patient_id) == ["A1"]
+    assert excluded.to_dict("records") == [
+        {"patient_id": "A2", "reason": "arterial: mask is empty"},
+        {"patient_id": "A3", "reason": "deep-learning crop: 70 % outside"}]

@@ -58,6 +58,32 @@ def merge(paths: list[str | Path], phases: list[str]) -> tuple[pd.DataFrame, pd.
     return wide.reset_index(), excluded
 
 
+def add_branch_exclusions(features: pd.DataFrame, excluded: pd.DataFrame, status_paths
+                          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Exclude, from the whole cohort, the patients another per-patient branch could not process.
+
+    ``status_paths`` are that branch's per-patient JSON files (``{"patient_id", "status",
+    "reason"}``, e.g. rule ``deep_crop``'s; the reason names the branch). A patient it excluded leaves every recipe of the run,
+    not just the ones reading that branch, so that every paired comparison of the run is made on
+    the same patients; a patient already excluded keeps its first reason only.
+    """
+    import json
+
+    known = set(excluded.patient_id)
+    extra = []
+    for path in status_paths:
+        status = json.loads(Path(path).read_text())
+        pid = str(status["patient_id"])
+        if status.get("status") != "ok" and pid not in known:
+            extra.append((pid, status.get("reason") or "excluded by a per-patient branch"))
+    if not extra:
+        return features, excluded
+    more = pd.DataFrame(extra, columns=["patient_id", "reason"])
+    excluded = pd.concat([excluded, more], ignore_index=True).sort_values("patient_id")
+    features = features[~features.patient_id.isin(more.patient_id)]
+    return features.reset_index(drop=True), excluded.reset_index(drop=True)
+
+
 def load_user_table(path, clinical_ids) -> pd.DataFrame:
     """A user's own radiomics table (config ``feature_table``), checked against the clinical ids.
 

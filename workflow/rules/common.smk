@@ -121,6 +121,14 @@ def deep_gpu_request(wildcards):
     return "gpu:1" if config["deep"]["gpu"] else ""
 
 
+def deep_crop_statuses(wildcards):
+    """Every patient's deep-crop status when the deep branch is on (its exclusions join the
+    cohort's), else nothing."""
+    if not config["deep"]["enabled"]:
+        return []
+    return expand("results/deep/crops/{patient}.json", patient=patient_ids())
+
+
 def deep_outputs(wildcards):
     """What rule all asks of the deep-learning branch (nothing when it is off)."""
     if not config["deep"]["enabled"]:

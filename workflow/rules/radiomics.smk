@@ -56,7 +56,8 @@ else:
 
     rule merge_radiomics:
         input:
-            per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
+            rows=per_patient("results/features/radiomics/{patient}_{phase}.tsv"),
+            deep=deep_crop_statuses,
         output:
             features=report(
                 "results/features/radiomics.tsv",
