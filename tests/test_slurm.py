@@ -99,7 +99,8 @@ def test_tiny_on_slurm_equals_local_run(slurm, tiny_demo, tmp_path):
     jobs = _slurm_jobs(run_id)
     per_patient = {f"rule_{rule}_wildcards_{p}_{ph}" for rule in ("ingest", "radiomics")
                    for p in patients for ph in PHASES}
-    per_patient |= {f"rule_patient_qc_wildcards_{p}" for p in patients}
+    per_patient |= {f"rule_{rule}_wildcards_{p}" for rule in ("patient_qc", "deep_crop")
+                    for p in patients}  # tiny.yaml's deep crops: their exclusions join the table's
     cohort = {"rule_merge_radiomics", "rule_imaging_qc"}
     assert set(jobs.comment) == per_patient | cohort, sorted(jobs.comment)
     assert len(jobs) == len(per_patient) + len(cohort)  # each once

@@ -6,7 +6,9 @@ The feature table holds, per patient of the split, ``deep_risk_<endpoint>`` (sur
 relative hazard) and ``deep_logit_<endpoint>`` (binary heads, log-odds of the event) - training
 patients' values out of fold (cross-fitted), every other patient's from the ensemble fitted on all
 training patients - and optionally the embeddings (``deep_emb_<j>``). A patient whose crop was
-excluded (``on_patient_error: exclude``) keeps a row of NaN (imputed downstream by the training
+excluded (``on_patient_error: exclude``) leaves the whole cohort: rule ``merge_radiomics`` lists it in
+``results/qc/excluded.tsv`` before the split, so every recipe of the run sees the same patients.
+Should a split patient still lack a crop, it keeps a row of NaN (imputed downstream by the training
 median of the block's preprocessing) and is listed in ``results/deep/excluded.tsv``.
 
 Caveat (cross-fitting): a training patient's DL score comes from networks that never saw that
