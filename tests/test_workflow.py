@@ -128,8 +128,12 @@ def test_own_feature_table_skips_imaging(tmp_path):
     table = tmp_path / "features.tsv"
     features.to_csv(table, sep="\t", index=False)
     cfg = yaml.safe_load((REPO / "config/examples/feature_table.yaml").read_text())
+    # SHAP and the transcriptomic branch read the same cohort tables as in the tiny run
+    # (tests/test_tiny_run.py covers them); off here, with tiny.yaml's learners, for suite time.
+    tiny = yaml.safe_load((REPO / "config/tiny.yaml").read_text())
     cfg.update(feature_table=str(table), clinical=str(demo / "clinical.tsv"), cv_folds=3,
-               bootstrap={"n": 200, "seed": 7}, models={"inner_folds": 3})
+               bootstrap={"n": 200, "seed": 7}, models=tiny["models"],
+               explain={"enabled": False}, omics={"enabled": False})
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     args = ["--cores", "2", "--configfile", str(tmp_path / "config.yaml")]
     plan = snakemake(tmp_path, "-n", *args)

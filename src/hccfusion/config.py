@@ -101,6 +101,8 @@ def check_references(config: dict[str, Any]) -> None:
             elif not (config.get(block) or {}).get("enabled"):
                 problems.append(f"config key 'recipes.{rname}': block '{block}' needs "
                                 f"{block}.enabled: true")
+        if "fuse_like" in recipe:
+            problems += _fuse_like_problems(config["recipes"], rname)
         names = [c["name"] for c in recipe.get("comparators") or []]
         taken = set(recipe["blocks"]) | {"early_fusion", "fusion"}
         clash = sorted({n for n in names if n in taken or names.count(n) > 1})
@@ -137,6 +139,28 @@ def check_references(config: dict[str, Any]) -> None:
         problems.append("config key 'split': development_center and external_center are the same")
     if problems:
         raise ConfigError("invalid config:\n  " + "\n  ".join(problems))
+
+
+def _fuse_like_problems(recipes: dict[str, Any], name: str) -> list[str]:
+    """A recipe's ``fuse_like`` must name another late-fusion recipe of two or more of its
+    blocks, for all of its endpoints, with blocks left over to fuse them with."""
+    recipe, ref_name = recipes[name], recipes[name]["fuse_like"]
+    key = f"config key 'recipes.{name}.fuse_like'"
+    ref = recipes.get(ref_name)
+    if ref is None or ref_name == name:
+        return [f"{key}: {ref_name!r} is not another recipe (known: {', '.join(recipes)})"]
+    problems = []
+    if recipe.get("fusion", "late") != "late" or ref.get("fusion", "late") != "late":
+        problems.append(f"{key}: both {name} and {ref_name} need fusion: late")
+    if "fuse_like" in ref:
+        problems.append(f"{key}: {ref_name} has a fuse_like itself (one level only)")
+    if len(ref["blocks"]) < 2 or not set(ref["blocks"]) < set(recipe["blocks"]):
+        problems.append(f"{key}: the blocks of {ref_name} ({', '.join(ref['blocks'])}) must be two "
+                        f"or more of {name}'s, with at least one more ({', '.join(recipe['blocks'])})")
+    missing = [ep for ep in recipe["endpoints"] if ep not in ref["endpoints"]]
+    if missing:
+        problems.append(f"{key}: {ref_name} does not model endpoint(s) {', '.join(missing)}")
+    return problems
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

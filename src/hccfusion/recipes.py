@@ -95,6 +95,60 @@ def read_inputs(clinical: str, features: str, split: str, robustness=(), extra=N
             pd.read_csv(split, sep="\t"), robust, tables)
 
 
+CHOICE_COLUMNS = ["recipe", "endpoint", "reference", "component", "metric", "estimate",
+                  "ci_lower", "ci_upper", "n", "chosen"]
+
+
+def fusion_choice(recipe: str, endpoint: str, cfg: Mapping, reference_predictions: pd.DataFrame,
+                  clinical: pd.DataFrame) -> tuple[list[list[str]], pd.DataFrame]:
+    """The recipe's ``fuse_like``: how the referenced recipe's blocks enter this late fusion.
+
+    Seeds 003/004 compare early and late fusion of DL and radiomics and build the CRM on the
+    better one. The referenced recipe's ``train_cv`` scores of ``fusion`` (late) and
+    ``early_fusion`` - out of fold, training patients only, so validation patients play no part
+    in the choice - are scored by the endpoint's metric (AUC, Harrell's C). Late fusion keeps its
+    blocks as separate scores of this recipe's late fusion (``[]``); early fusion wins only when
+    strictly better, and the blocks then enter as one early-fusion model (``[[blocks]]``). Returns
+    the groups and a table of both figures (:data:`CHOICE_COLUMNS`).
+    """
+    from hccfusion.cohort import endpoint_target
+    from hccfusion.metrics import auc_ci, cindex_ci
+
+    reference = cfg["recipes"][recipe]["fuse_like"]
+    endpoint_cfg = cfg["endpoints"][endpoint]
+    clin = clinical.set_index("patient_id")
+    cv = reference_predictions[(reference_predictions.cohort == "train_cv")
+                               & (reference_predictions.endpoint == endpoint)]
+    rows = []
+    for component in ("fusion", "early_fusion"):
+        part = cv[cv.component == component].dropna(subset=["score"]).set_index("patient_id")
+        if part.empty:
+            raise ValueError(f"recipe {recipe} ({endpoint}): fuse_like {reference} has no train_cv "
+                             f"scores of component {component}")
+        target = endpoint_target(clin.loc[part.index], endpoint_cfg)
+        score = part.score.loc[target.index].to_numpy()
+        if endpoint_cfg["type"] == "binary":
+            metric, (est, lo, hi) = "auc", auc_ci(target.y, score)
+        else:
+            t, e = target.y.dtype.names[1], target.y.dtype.names[0]
+            metric, (est, lo, hi) = "cindex", cindex_ci(
+                target.y[t], target.y[e], score, n_boot=cfg["bootstrap"]["n"],
+                seed=cfg["bootstrap"]["seed"])
+        rows.append({"recipe": recipe, "endpoint": endpoint, "reference": reference,
+                     "component": component, "metric": metric, "estimate": est,
+                     "ci_lower": lo, "ci_upper": hi, "n": len(score)})
+    table = pd.DataFrame(rows, columns=CHOICE_COLUMNS)
+    early = bool(table.estimate.iloc[1] > table.estimate.iloc[0])
+    table["chosen"] = [not early, early]
+    groups = [list(cfg["recipes"][reference]["blocks"])] if early else []
+    log.info("%s %s: %s fused like %s's %s (train_cv %s %.3f vs %.3f)", recipe, endpoint,
+             cfg["recipes"][reference]["blocks"], reference,
+             "early fusion" if early else "late fusion", table.metric.iloc[0],
+             table.estimate.iloc[1] if early else table.estimate.iloc[0],
+             table.estimate.iloc[0] if early else table.estimate.iloc[1])
+    return groups, table
+
+
 def comparator_specs(recipe_cfg: Mapping, clinical: pd.DataFrame):
     """The recipe's comparators for :func:`hccfusion.models.fit_recipe`, and the table of the
     existing clinical scores they need (``None`` if none): ``{"name", "score"}`` becomes
@@ -148,6 +202,7 @@ def run_recipe(
     *,
     with_details: bool = False,
     performance: bool = True,
+    early_groups=(),
 ):
     """Fit ``recipe`` for ``endpoint`` and return (performance rows, per-patient predictions).
 
@@ -164,6 +219,7 @@ def run_recipe(
     weights, survival probabilities, the fitted recipe). ``performance=False`` skips the
     performance rows (an empty table with their columns; the bootstrap CIs of the C-indices take
     about 20 s per survival endpoint) for callers that tabulate performance elsewhere.
+    ``early_groups``: blocks fused early inside the late fusion (:func:`fusion_choice`).
     """
     endpoint_cfg = cfg["endpoints"][endpoint]
     recipe_cfg = cfg["recipes"][recipe]
@@ -174,7 +230,8 @@ def run_recipe(
     cohort = recipe_cohort(clinical, radiomics, split, robust, extra)
     mcfg = model_config(cfg)
     fitted = fit_recipe(cohort, endpoint_cfg, recipe_cfg["blocks"], mcfg,
-                        fusion=recipe_cfg.get("fusion", "late"), comparators=comparators)
+                        fusion=recipe_cfg.get("fusion", "late"), comparators=comparators,
+                        early_groups=early_groups)
     if len(fitted.dropped):
         log.warning("%d training patients without %s outcome left out", len(fitted.dropped), endpoint)
     preds, targets, index = cohort_predictions(fitted, cohort, endpoint_cfg, with_index=True)

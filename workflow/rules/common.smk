@@ -246,9 +246,16 @@ def habitat_outputs(wildcards):
 
 
 def recipe_extra_inputs(wildcards):
-    """The extra feature tables (habitats, deep) a recipe's blocks and comparators read."""
-    blocks = recipe_blocks(config["recipes"][wildcards.recipe])
-    return {b: EXTRA_TABLES[b] for b in blocks if b in EXTRA_TABLES}
+    """The extra feature tables (habitats, deep) a recipe's blocks and comparators read, and the
+    predictions of its fuse_like recipe."""
+    recipe = config["recipes"][wildcards.recipe]
+    blocks = recipe_blocks(recipe)
+    inputs = {b: EXTRA_TABLES[b] for b in blocks if b in EXTRA_TABLES}
+    if "fuse_like" in recipe:  # its train_cv scores decide early or late (CRM, seeds 003/004)
+        inputs["fuse_like"] = (
+            f"results/models/{recipe['fuse_like']}/{wildcards.endpoint}/predictions.tsv"
+        )
+    return inputs
 
 
 def robustness_input(wildcards):

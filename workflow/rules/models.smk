@@ -16,6 +16,7 @@ rule fit_recipe:
         selected="results/models/{recipe}/{endpoint}/selected_features.tsv",
         fusion="results/models/{recipe}/{endpoint}/fusion_weights.tsv",
         effects="results/models/{recipe}/{endpoint}/score_effects.tsv",
+        choice="results/models/{recipe}/{endpoint}/fusion_choice.tsv",
     log:
         "logs/fit_recipe/{recipe}_{endpoint}.log",
     benchmark:

@@ -7,7 +7,7 @@ import pandas as pd
 from hccfusion import runlog
 from hccfusion.evaluate import monthly_survival
 from hccfusion.persist import median_cutoffs, save_models, table_sha256
-from hccfusion.recipes import EXTRA_TABLES, read_inputs, run_recipe
+from hccfusion.recipes import CHOICE_COLUMNS, EXTRA_TABLES, fusion_choice, read_inputs, run_recipe
 from hccfusion.score_effects import effect_rows, score_values
 
 log = runlog.to_file(snakemake.log[0])
@@ -15,9 +15,14 @@ wc, inp, out, cfg = snakemake.wildcards, snakemake.input, snakemake.output, snak
 clinical, radiomics, split, robust, extra = read_inputs(
     inp.clinical, inp.features, inp.split, inp.robustness,
     {name: inp[name] for name in EXTRA_TABLES if name in inp.keys()})
+groups, choice = [], pd.DataFrame(columns=CHOICE_COLUMNS)
+if "fuse_like" in inp.keys():  # early or late, as the referenced recipe did better on train_cv
+    groups, choice = fusion_choice(wc.recipe, wc.endpoint, cfg,
+                                   pd.read_csv(inp.fuse_like, sep="\t"), clinical)
+choice.to_csv(out.choice, sep="\t", index=False, float_format="%.6g")
 _, predictions, details = run_recipe(
     wc.recipe, wc.endpoint, cfg, clinical, radiomics, split, robust=robust, extra=extra,
-    with_details=True, performance=False,
+    with_details=True, performance=False, early_groups=groups,
 )
 fitted = details.fitted
 endpoint = cfg["endpoints"][wc.endpoint]

@@ -16,6 +16,8 @@ hyper-parameters by inner CV; everything is refitted whenever the pipeline is fi
   a Cox meta-model instead). With the recipe's ``fusion: composite`` (GTR-ITH, seed 002) it is
   instead one pipeline: the blocks selected block by block, a PCA composite score, an ensemble of
   learners (:mod:`hccfusion.models.composite`).
+- ``early_<block>_<block>`` (a recipe's ``fuse_like``, CRM of seeds 003/004): blocks fused early
+  that enter the late fusion as one score;
 - named comparators (seeds 000 and 003): a model of another block that is not fused (e.g. the
   radiomics-only model beside a deep-learning fusion) or an existing score such as mRECIST or
   CLIP (:class:`~hccfusion.models.comparators.ScoreModel`), fitted on the same training patients.
@@ -135,16 +137,33 @@ def comparator_components(comparators: Sequence[Mapping], columns: Callable[[str
     return out
 
 
+def group_name(blocks: Sequence[str]) -> str:
+    """Component name of blocks fused early inside a late fusion (``early_deep_radiomics``)."""
+    return "early_" + "_".join(blocks)
+
+
 def build_components(
     block_columns: Mapping[str, Sequence[str]], kind: str, cfg: Mapping, *,
-    fusion: str = "late",
+    fusion: str = "late", early_groups: Sequence[Sequence[str]] = (),
 ) -> dict[str, object]:
     """Unfitted components of a recipe for blocks ``{name: columns}`` (``fusion``: ``late``,
-    seed 001's stacking / model averaging, or ``composite``, seed 002's PCA score)."""
+    seed 001's stacking / model averaging, or ``composite``, seed 002's PCA score).
+
+    ``early_groups`` (late fusion only): groups of blocks that enter the late fusion as one
+    early-fusion model (component :func:`group_name`) instead of one score per block - CRM's
+    ``fuse_like`` when the referenced recipe's early fusion did better (seeds 003/004)."""
     models_cfg = cfg.get("models") or {}
     seed = model_seed(cfg)
     comps: dict = {name: component_pipeline({name: cols}, kind, cfg)
                    for name, cols in block_columns.items()}
+    grouped = [b for group in early_groups for b in group]
+    if early_groups and (fusion != "late" or len(set(grouped)) != len(grouped)
+                         or not set(grouped) < set(block_columns)):
+        raise ValueError(f"early groups {list(map(list, early_groups))} must be disjoint proper "
+                         f"subsets of the blocks {list(block_columns)} of a late fusion")
+    for group in early_groups:
+        comps[group_name(group)] = component_pipeline({b: block_columns[b] for b in group},
+                                                      kind, cfg)
     if fusion == "composite":
         if len(block_columns) > 1:
             comps["early_fusion"] = component_pipeline(block_columns, kind, cfg)
@@ -153,7 +172,8 @@ def build_components(
         raise ValueError(f"recipe fusion must be 'late' or 'composite', got {fusion!r}")
     elif len(block_columns) > 1:
         comps["early_fusion"] = component_pipeline(block_columns, kind, cfg)
-        bases = [(name, comps[name]) for name in block_columns]
+        bases = [(group_name(g), comps[group_name(g)]) for g in early_groups] + [
+            (name, comps[name]) for name in block_columns if name not in grouped]
         folds = int(cfg.get("cv_folds", 5))
         nonneg = bool(models_cfg.get("fusion_nonnegative", True))
         fold_search = str(models_cfg.get("fusion_fold_search", "frozen"))
@@ -361,6 +381,7 @@ def fit_recipe(
     oof: bool = True,
     fusion: str = "late",
     comparators: Sequence[Mapping] = (),
+    early_groups: Sequence[Sequence[str]] = (),
 ) -> FittedRecipe:
     """Fit all components of a recipe on the ``train`` cohort.
 
@@ -382,13 +403,16 @@ def fit_recipe(
     comparators
         Named comparators (see :func:`comparator_components`); fitted and cross-validated like
         the other components, never fused.
+    early_groups
+        Groups of blocks fused early inside the late fusion (see :func:`build_components`).
     """
     kind = endpoint_cfg["type"]
     exclude = list((cfg.get("clinical") or {}).get("exclude", []))
     block_columns = {b: cohort.block_columns(b, exclude) for b in blocks}
     X, y, target, permuted = training_data(cohort, endpoint_cfg, cfg)
     seed = model_seed(cfg)
-    templates = build_components(block_columns, kind, cfg, fusion=fusion)
+    templates = build_components(block_columns, kind, cfg, fusion=fusion,
+                                 early_groups=early_groups)
     extra = comparator_components(comparators, lambda b: cohort.block_columns(b, exclude), kind,
                                   cfg)
     clash = sorted(set(extra) & set(templates))
@@ -396,7 +420,7 @@ def fit_recipe(
         raise ValueError(f"comparator name(s) {clash} clash with the recipe's components "
                          f"{sorted(templates)}")
     templates.update(extra)
-    inputs = {}
+    inputs = {group_name(g): {b: block_columns[b] for b in g} for g in early_groups}
     for spec in comparators:
         if "blocks" in spec:
             inputs[spec["name"]] = {b: cohort.block_columns(b, exclude) for b in spec["blocks"]}
