@@ -160,3 +160,24 @@ def test_own_feature_table_skips_imaging(tmp_path):
     assert bad.returncode != 0
     assert f"patient {features.patient_id[5]}), column 'arterial_original_glcm_Noise3'" in (
         bad.stdout + bad.stderr)
+
+
+def test_unsafe_patient_ids_stop_the_plan(tmp_path, tiny_demo):
+    """Ids become paths, wildcards and job names: each unsafe one is named and the run stops
+    before any job (dry run, so nothing could have run)."""
+    sheet = pd.read_csv(tiny_demo / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
+    clinical = pd.read_csv(tiny_demo / "clinical.tsv", sep="\t", dtype=str, keep_default_na=False)
+    unsafe = ["../x", "a b", "x;rm -rf y", "$(id)"]
+    for k, bad in enumerate(unsafe):
+        sheet.loc[k, "patient_id"] = clinical.loc[k, "patient_id"] = bad
+    sheet_path = tmp_path / "patients.tsv"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    cfg = _user_config(tmp_path, tiny_demo, clinical)
+    cfg.write_text(cfg.read_text().replace(str(tiny_demo / "patients.tsv"), str(sheet_path)))
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    for k, bad in enumerate(unsafe):
+        assert f"row {k + 2}" in out and repr(bad) in out, (bad, out[-3000:])
+    assert "ingest" not in re.findall(r"^(\w+)\s+\d+$", out, re.M)
+    assert not (tmp_path / "results").exists() and not (tmp_path / "y").exists()

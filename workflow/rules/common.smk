@@ -251,7 +251,8 @@ def recipe_extra_inputs(wildcards):
     recipe = config["recipes"][wildcards.recipe]
     blocks = recipe_blocks(recipe)
     inputs = {b: EXTRA_TABLES[b] for b in blocks if b in EXTRA_TABLES}
-    if "fuse_like" in recipe:  # its train_cv scores decide early or late (CRM, seeds 003/004)
+    # Its train_cv scores decide early or late (CRM, seeds 003/004).
+    if "fuse_like" in recipe:
         inputs["fuse_like"] = (
             f"results/models/{recipe['fuse_like']}/{wildcards.endpoint}/predictions.tsv"
         )
