@@ -247,7 +247,7 @@ def _scan_series(folder: Path, series: str | None, ctx: _Ctx) -> _Series:
     if not theirs <= ours:
         # GDCM resolves an empty series ID to "the first series"; never mix series silently.
         raise ctx.error(
-            f"GDCM grouped the slices differently from their SeriesInstanceUID {uid!r}; "
+            "GDCM grouped the slices differently from their SeriesInstanceUID; "
             "give each series a unique UID or its own folder",
             folder,
         )
@@ -295,9 +295,14 @@ def _read_header(file: Path, ctx: _Ctx) -> Dataset | None:
 def _select_series(
     folder: Path, by_uid: dict[str, list[tuple[str, Dataset]]], series: str | None, ctx: _Ctx
 ) -> str:
+    def header(uid: str, key: str) -> str:
+        return str(by_uid[uid][0][1].get(key, "")).strip()
+
     def describe(uid: str) -> str:
-        desc = str(by_uid[uid][0][1].get("SeriesDescription", ""))
-        return f"{uid or '<empty UID>'} ({desc or 'no description'}, {len(by_uid[uid])} slices)"
+        # No UID: messages reach logs and results/qc/excluded.tsv, and original UIDs identify.
+        number = header(uid, "SeriesNumber") or "none"
+        desc = header(uid, "SeriesDescription") or "no description"
+        return f"SeriesNumber {number} ({desc}, {len(by_uid[uid])} slices)"
 
     available = "; ".join(describe(u) for u in by_uid)
     if series is None:
@@ -305,12 +310,15 @@ def _select_series(
             return next(iter(by_uid))
         raise ctx.error(
             f"folder holds {len(by_uid)} DICOM series; choose one with `series` "
-            f"(SeriesInstanceUID or SeriesDescription): {available}",
+            f"(SeriesDescription, SeriesNumber or SeriesInstanceUID): {available}",
             folder,
         )
     if series in by_uid:
         return series
-    matches = [u for u, s in by_uid.items() if str(s[0][1].get("SeriesDescription", "")) == series]
+    for key in ("SeriesDescription", "SeriesNumber"):
+        matches = [u for u in by_uid if header(u, key) == series]
+        if matches:
+            break
     if len(matches) == 1:
         return matches[0]
     problem = "matches several series" if matches else "matches no series"
