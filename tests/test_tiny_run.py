@@ -234,13 +234,21 @@ def test_tiny_end_to_end(tiny_run):
     assert bench.loc["radiomics", "max_rss_mb"] < 3000 and bench.loc["ingest", "max_rss_mb"] < 3000
 
     # The DICOM headers' identifying values never reach results/ or logs/ (gzip opened).
-    needles = set()
+    # Names, ids, dates and institution are searched as they are; the UIDs of every slice
+    # (study, series, frame of reference, SOP instance) by set lookup of every UID-like string.
+    needles, uids = set(), set()
     for folder in (work / "resources/demo_tiny/images").glob("*/*"):
-        ds = pydicom.dcmread(next(folder.glob("*.dcm")), stop_before_pixels=True)
-        needles |= {str(ds.PatientName), ds.PatientID, ds.PatientBirthDate, ds.InstitutionName,
-                    ds.AccessionNumber, ds.StudyInstanceUID, ds.SeriesInstanceUID}
+        for k, file in enumerate(sorted(folder.glob("*.dcm"))):
+            ds = pydicom.dcmread(file, stop_before_pixels=True)
+            uids.add(ds.SOPInstanceUID.encode())
+            if k == 0:
+                needles |= {str(ds.PatientName), ds.PatientID, ds.PatientBirthDate,
+                            ds.InstitutionName, ds.AccessionNumber, str(ds.ReferringPhysicianName)}
+                uids |= {u.encode() for u in (ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                              ds.FrameOfReferenceUID)}
     needles = [n.encode() for n in needles if n]
-    assert len(needles) > 5 * len(sheet)
+    assert len(needles) > 4 * len(sheet) and len(uids) > 20 * len(sheet)
+    uid_like = re.compile(rb"\d+(?:\.\d+){3,}")
     for folder in ("results", "logs"):
         for path in (work / folder).rglob("*"):
             if path.is_file():
@@ -248,6 +256,7 @@ def test_tiny_end_to_end(tiny_run):
                 if path.suffix == ".gz":
                     data = gzip.decompress(data)
                 leaked = [n for n in needles if n in data]
+                leaked += sorted(uids & set(uid_like.findall(data)))
                 assert not leaked, (path, leaked[:3])
 
     # A second reader's masks for every patient: the ICC becomes inter-observer (no new
