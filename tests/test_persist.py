@@ -177,7 +177,7 @@ def test_saving_is_deterministic(tmp_path, fitted, cutoffs, saved):
         assert (saved / name).read_bytes() == (again / name).read_bytes(), name
 
 
-def test_flipped_byte_is_refused_by_the_hash(models_copy):
+def test_flipped_byte_is_refused_by_the_hash(models_copy, capsys):
     name = "PRIME-S__os__fusion.skops"
     path = models_copy / name
     data = bytearray(path.read_bytes())
@@ -185,6 +185,12 @@ def test_flipped_byte_is_refused_by_the_hash(models_copy):
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match=f"{name} does not match the SHA-256"):
         load_models(models_copy)
+    # `hccfusion predict` checks the hash before it reads any table or model.
+    assert main(["predict", "--models", str(models_copy), "--features", "absent.tsv",
+                 "--clinical", "absent.tsv"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hccfusion predict: error:") and "does not match the SHA-256" in err
+    assert name in err
     path.unlink()
     with pytest.raises(ModelFileError, match=f"{name} listed in the manifest is missing"):
         load_models(models_copy)

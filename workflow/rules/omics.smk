@@ -59,7 +59,8 @@ use rule radiomics as omics_radiomics with:
 
 rule omics_merge_radiomics:
     input:
-        omics_per_patient("results/omics/features/radiomics/{patient}_{phase}.tsv"),
+        rows=omics_per_patient("results/omics/features/radiomics/{patient}_{phase}.tsv"),
+        deep=[],  # the omics branch scores no deep-learning recipe (OMICS_RECIPES)
     output:
         features="results/omics/features/radiomics.tsv",
         excluded="results/omics/excluded.tsv",
