@@ -683,9 +683,10 @@ def _check_frame_of_reference(uid: str, reference: sitk.Image, what: str, ctx: _
         return
     image_uid = reference.GetMetaData(FRAME_OF_REFERENCE_KEY).strip()
     if uid.strip() != image_uid:
+        # The UIDs themselves stay out of the message (logs, excluded.tsv): they identify.
         raise ctx.error(
-            f"{what} FrameOfReferenceUID {uid or '<missing>'} does not match the image's "
-            f"{image_uid}: the mask was drawn on another scan or registration",
+            f"{what} FrameOfReferenceUID {'differs from' if uid.strip() else 'is missing, unlike'}"
+            " the image's: the mask was drawn on another scan or registration",
             path,
         )
 
