@@ -63,10 +63,13 @@ def test_duplicated_sample_is_an_error(tmp_path):
         load_expression(path, "counts")
 
 
-def test_duplicated_genes_keep_the_most_expressed_row_with_a_warning(tmp_path, caplog):
+def test_duplicated_genes_are_an_error_or_keep_the_most_expressed_row(tmp_path, caplog):
     path = _write(tmp_path, "gene\tS1\tS2\nA\t1\t1\nB\t2\t2\nA\t10\t20\nC\t0\t1\nC\t0\t0\n")
+    with pytest.raises(ExpressionError, match=r"2 gene symbol\(s\) on several rows: "
+                                              r"A \(lines 2, 4\), C \(lines 5, 6\);"):
+        load_expression(path, "counts")
     with caplog.at_level(logging.WARNING):
-        frame = load_expression(path, "counts")
+        frame = load_expression(path, "counts", duplicates="keep_most_expressed")
     assert list(frame.index) == ["A", "B", "C"]
     assert frame.loc["A"].tolist() == [10, 20] and frame.loc["C"].tolist() == [0, 1]
     assert "2 duplicated gene symbol(s)" in caplog.text and "A, C" in caplog.text

@@ -116,7 +116,7 @@ def _validate_omics(config) -> None:
     from hccfusion.omics.genesets import check_coverage, read_gmt
     from hccfusion.persist import read_table
 
-    expr = load_expression(omics["expression"], omics["values"])
+    expr = load_expression(omics["expression"], omics["values"], omics["duplicate_genes"])
     patients = read_table(omics["clinical"], "clinical")["patient_id"]
     matched = match_samples(expr.columns, read_sample_map(omics["samples"]), patients,
                             source=omics["expression"])

@@ -16,7 +16,7 @@ figures = Path(out.figures)
 figures.mkdir(parents=True, exist_ok=True)
 groups = pd.read_csv(inp.groups, sep="\t", dtype={"sample_id": str})
 groups = groups[groups.recipe == wc.recipe]
-expr = load_expression(inp.expression, ocfg["values"])
+expr = load_expression(inp.expression, ocfg["values"], ocfg["duplicate_genes"])
 tables = []
 for endpoint, part in groups.groupby("endpoint", sort=False):
     first = part.set_index("sample_id")["first"].astype(bool)

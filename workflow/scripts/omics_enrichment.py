@@ -25,7 +25,7 @@ figures.mkdir(parents=True, exist_ok=True)
 gcfg, ocfg_ora, dcfg = ocfg["gsea"], ocfg["ora"], ocfg["de"]
 collections = {name: read_gmt(path, name) for name, path in snakemake.params.genesets.items()}
 de_all = pd.read_csv(inp.de, sep="\t", dtype={"gene": str})
-expr = load_expression(inp.expression, ocfg["values"])
+expr = load_expression(inp.expression, ocfg["values"], ocfg["duplicate_genes"])
 logx = log2_expression(expr, ocfg["values"])
 groups = pd.read_csv(inp.groups, sep="\t", dtype={"sample_id": str})
 for names, min_size in ((gcfg["collections"], gcfg["min_size"]),

@@ -17,7 +17,7 @@ inp, out, ocfg = snakemake.input, snakemake.output, snakemake.config["omics"]
 figures = Path(out.figures)
 figures.mkdir(parents=True, exist_ok=True)
 groups = pd.read_csv(inp.groups, sep="\t", dtype={"sample_id": str})
-logx = log2_expression(load_expression(inp.expression, ocfg["values"]), ocfg["values"])
+logx = log2_expression(load_expression(inp.expression, ocfg["values"], ocfg["duplicate_genes"]), ocfg["values"])
 logx = logx[groups.sample_id.unique()]  # matched samples only
 scores = ssgsea_scores(logx, read_gmt(inp.genesets, "immune"),
                        min_size=ocfg["immune"]["min_size"], threads=snakemake.threads)

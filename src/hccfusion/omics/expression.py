@@ -56,12 +56,21 @@ def _lines_without_gene(path: Path) -> list[int]:
                 if line.strip() and not line.split("\t", 1)[0].strip()]
 
 
-def load_expression(path: str | Path, values: str) -> pd.DataFrame:
+DUPLICATE_GENES = ("error", "keep_most_expressed")
+
+
+def load_expression(path: str | Path, values: str, duplicates: str = "error") -> pd.DataFrame:
     """Read an expression matrix: genes x samples, float values, gene symbols as the index.
 
     ``values`` is one of :data:`VALUE_TYPES` and decides the checks (see the module docstring).
+    A gene symbol on several rows is an error naming the symbols and lines, unless
+    ``duplicates="keep_most_expressed"`` (config ``omics.duplicate_genes``: several Ensembl ids
+    mapped to one symbol), which keeps the row of highest mean with a warning.
     Raises :class:`ExpressionError` naming the file and the offending genes / samples.
     """
+    if duplicates not in DUPLICATE_GENES:
+        raise ExpressionError(f"duplicate_genes must be one of {', '.join(DUPLICATE_GENES)}, "
+                              f"not {duplicates!r}")
     if values not in VALUE_TYPES:
         raise ExpressionError(f"expression values must be one of {', '.join(VALUE_TYPES)}, "
                               f"not {values!r}")
@@ -116,6 +125,13 @@ def load_expression(path: str | Path, values: str) -> pd.DataFrame:
                 f"counts (gene/sample=value): {name_list(_cells(frame, frac), 10)}; set the "
                 "values to tpm, fpkm or log2 if the matrix is normalised")
     dup = frame.index[frame.index.duplicated()].unique()
+    if len(dup) and duplicates == "error":
+        lines = {g: [str(i + 2) for i in np.flatnonzero(frame.index == g)] for g in dup}
+        where = [f"{g} (lines {', '.join(ln)})" for g, ln in lines.items()]
+        raise ExpressionError(
+            f"expression matrix {path}: {len(dup)} gene symbol(s) on several rows: "
+            f"{name_list(where, 10)}; merge them, or set omics.duplicate_genes: "
+            "keep_most_expressed to keep the most expressed row of each")
     if len(dup):
         # Keep the most expressed row of each symbol (several Ensembl ids -> one symbol).
         order = frame.mean(axis=1).to_numpy().argsort(kind="stable")[::-1]
