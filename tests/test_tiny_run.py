@@ -230,8 +230,11 @@ def test_tiny_end_to_end(tiny_run):
     bench = summarise(work / "results/benchmarks").set_index("rule")
     assert bench.loc["radiomics", "jobs"] == bench.loc["ingest", "jobs"] == 2 * len(sheet)
     assert (bench.max_rss_mb > 0).all() and (bench.total_s > 0).all()
-    # Declared memory covers what the jobs used (Snakemake does not enforce it locally).
-    assert bench.loc["radiomics", "max_rss_mb"] < 3000 and bench.loc["ingest", "max_rss_mb"] < 3000
+    # Declared memory covers what every rule's jobs used (Snakemake does not enforce it locally).
+    table = pd.read_csv(work / "results/tables/benchmarks.tsv", sep="\t").set_index("rule")
+    assert table.declared_mem_mb.notna().sum() >= 25, table
+    over = table[table.max_rss_mb >= table.declared_mem_mb]
+    assert over.empty, over
 
     # The DICOM headers' identifying values never reach results/ or logs/ (gzip opened).
     # Names, ids, dates and institution are searched as they are; the UIDs of every slice

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = ["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb"]
+COLUMNS = ["rule", "jobs", "total_s", "mean_s", "max_s", "max_rss_mb", "declared_mem_mb"]
 
 
 def read_benchmarks(folder: str | Path) -> pd.DataFrame:
@@ -28,8 +28,9 @@ def read_benchmarks(folder: str | Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["rule", "job"])
 
 
-def summarise(folder: str | Path) -> pd.DataFrame:
-    """One row per rule: number of jobs, total / mean / max wall seconds, peak RSS (MB)."""
+def summarise(folder: str | Path, declared: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per rule: number of jobs, total / mean / max wall seconds, peak RSS (MB), and the
+    ``mem_mb`` the rule declares (``declared``: rule -> MB; NaN where unknown or computed)."""
     table = read_benchmarks(folder)
     if table.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -43,4 +44,5 @@ def summarise(folder: str | Path) -> pd.DataFrame:
             "max_rss_mb": grouped["max_rss"].max(),
         }
     ).reset_index()
+    out["declared_mem_mb"] = out.rule.map(declared or {}).astype(float)
     return out[COLUMNS].sort_values("total_s", ascending=False, ignore_index=True)

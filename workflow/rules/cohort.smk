@@ -14,6 +14,8 @@ checkpoint split:
         ),
     log:
         "logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1

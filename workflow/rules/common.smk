@@ -121,6 +121,15 @@ def deep_gpu_request(wildcards):
     return "gpu:1" if config["deep"]["gpu"] else ""
 
 
+def declared_memory():
+    """mem_mb each rule declares (constant values only), for the benchmark summary."""
+    return {
+        r.name: r.resources["mem_mb"]
+        for r in workflow.rules
+        if isinstance(r.resources.get("mem_mb"), (int, float))
+    }
+
+
 def deep_crop_statuses(wildcards):
     """Every patient's deep-crop status when the deep branch is on (its exclusions join the
     cohort's), else nothing."""

@@ -65,6 +65,8 @@ rule merge_habitats:
         ),
     log:
         "logs/merge_habitats.log",
+    benchmark:
+        "results/benchmarks/merge_habitats.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -77,6 +77,8 @@ rule imaging_qc:
         ),
     log:
         "logs/imaging_qc.log",
+    benchmark:
+        "results/benchmarks/imaging_qc.tsv"
     conda:
         "../../envs/imaging.yaml"
     threads: 1

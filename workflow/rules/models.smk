@@ -105,6 +105,8 @@ rule cohort_tables:
         ),
     log:
         "logs/cohort_tables.log",
+    benchmark:
+        "results/benchmarks/cohort_tables.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -66,6 +66,8 @@ rule omics_merge_radiomics:
         excluded="results/omics/excluded.tsv",
     log:
         "logs/omics/merge_radiomics.log",
+    benchmark:
+        "results/benchmarks/omics_merge_radiomics.tsv"
     conda:
         "../../envs/imaging.yaml"
     threads: 1
@@ -223,6 +225,8 @@ rule omics_tables:
         ),
     log:
         "logs/omics/tables.log",
+    benchmark:
+        "results/benchmarks/omics_tables.tsv"
     conda:
         "../../envs/omics.yaml"
     threads: 1

@@ -85,6 +85,8 @@ rule checklist:
         ),
     log:
         "logs/paper/checklist.log",
+    benchmark:
+        "results/benchmarks/checklist.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1

@@ -43,6 +43,8 @@ if FEATURE_TABLE:
             ),
         log:
             "logs/import_features.log",
+        benchmark:
+            "results/benchmarks/import_features.tsv"
         conda:
             "../../envs/models.yaml"
         threads: 1
@@ -71,6 +73,8 @@ else:
             ),
         log:
             "logs/merge_radiomics.log",
+        benchmark:
+            "results/benchmarks/merge_radiomics.tsv"
         conda:
             "../../envs/imaging.yaml"
         threads: 1

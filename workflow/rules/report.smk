@@ -22,5 +22,6 @@ rule benchmark_summary:
         runtime=5,
     params:
         folder="results/benchmarks",
+        declared=declared_memory(),
     script:
         "../scripts/benchmark_summary.py"

@@ -37,6 +37,8 @@ rule robustness:
         ),
     log:
         "logs/robustness.log",
+    benchmark:
+        "results/benchmarks/robustness.tsv"
     conda:
         "../../envs/models.yaml"
     threads: 1
