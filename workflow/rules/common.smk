@@ -123,11 +123,14 @@ def deep_gpu_request(wildcards):
 
 def declared_memory():
     """mem_mb each rule declares (constant values only), for the benchmark summary."""
-    return {
-        r.name: r.resources["mem_mb"]
-        for r in workflow.rules
-        if isinstance(r.resources.get("mem_mb"), (int, float))
-    }
+    declared = {}
+    for r in workflow.rules:
+        mem = r.resources.get("mem_mb")
+        # Snakemake 9 wraps each value in a Resource; a callable one has no fixed value.
+        value = getattr(mem, "raw", mem)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            declared[r.name] = value
+    return declared
 
 
 def deep_crop_statuses(wildcards):
