@@ -122,3 +122,22 @@ def test_recipe_comparators_persist_and_predict(tmp_path):
     for comp in ("mRECIST", "CLIP"):
         got = table[table.component == comp].set_index("patient_id").score
         np.testing.assert_allclose(got, internal.loc[comp].loc[got.index], rtol=1e-10)
+
+
+def test_missing_score_inputs_impute_or_stop(tmp_path):
+    """A clinical score whose input is missing: training median with a warning (impute), or an
+    error naming the patient and the column (on_missing: error)."""
+    from hccfusion.errors import TableError
+    from hccfusion.recipes import comparator_specs
+
+    clin, _, _ = modelling_tables()
+    clin = clin.copy()
+    clin.loc[clin.index[2], "afp_ng_ml"] = np.nan
+    pid = clin.patient_id.iloc[2]
+    specs, scores = comparator_specs({"comparators": [{"name": "CLIP", "score": "clip"}]}, clin)
+    assert specs == [{"name": "CLIP", "column": "score_clip"}]
+    clip = scores.set_index("patient_id").score_clip
+    assert np.isnan(clip[pid]) and clip.notna().sum() > 100  # NaN: imputed at fit time
+    with pytest.raises(TableError, match=rf"{pid}.*afp_ng_ml|afp_ng_ml.*{pid}"):
+        comparator_specs({"comparators": [{"name": "CLIP", "score": "clip",
+                                           "on_missing": "error"}]}, clin)

@@ -153,18 +153,24 @@ def comparator_specs(recipe_cfg: Mapping, clinical: pd.DataFrame):
     """The recipe's comparators for :func:`hccfusion.models.fit_recipe`, and the table of the
     existing clinical scores they need (``None`` if none): ``{"name", "score"}`` becomes
     ``{"name", "column": "score_<score>"}`` with that column computed by
-    :mod:`hccfusion.clinical_scores` from the clinical table."""
-    specs, wanted = [], []
+    :mod:`hccfusion.clinical_scores` from the clinical table. A patient missing an input of a
+    score gets the training median with a warning naming the patients (``on_missing: impute``,
+    the default), or the run stops with an error naming patients and columns (``error``)."""
+    specs, wanted, strict = [], [], []
     for spec in recipe_cfg.get("comparators") or []:
         spec = dict(spec)
         if "score" in spec:
             wanted.append(spec["score"])
+            if spec.pop("on_missing", "impute") == "error":
+                strict.append(spec["score"])
             spec["column"] = f"score_{spec.pop('score')}"
         specs.append(spec)
     if not wanted:
         return specs, None
     from hccfusion.clinical_scores import compute_scores
 
+    if strict:  # a missing input of these scores stops the run, naming patients and columns
+        compute_scores(clinical, sorted(set(strict)), on_missing="error")
     scores, excluded = compute_scores(clinical, sorted(set(wanted)), on_missing="exclude")
     for (score, reason), part in excluded.groupby(["score", "reason"]):
         log.warning("clinical score %s not computable (%s) for %d patient(s): %s; the training "
