@@ -224,15 +224,18 @@ def modelling():
 
 
 @pytest.mark.parametrize(("endpoint", "change", "pattern"), [
-    ("response", lambda c, train: c.assign(response_3m=np.where(c.patient_id.isin(train), 1,
-                                                                c.response_3m)),
+    ("response", lambda c, train: c.assign(response_3m=1),
      r"outcome column 'response_3m': all \d+ training patients have the value 1; a model needs "
      r"both classes"),
-    ("os", lambda c, train: c.assign(os_event=np.where(
-        c.patient_id.isin(train[2:]), 0, c.os_event)),
-     r"outcome column 'os_event': only \d events among \d+ training patients \(events: .*\); "
-     r"the 3-fold cross-validation .* needs at least one per fold"),
-], ids=["single response class", "too few events for the folds"])
+    ("response", lambda c, train: c.assign(response_3m=np.where(
+        c.patient_id.isin(train[:2]), 1, 0)),
+     r"'response_3m': only 2 of \d+ training patients have the value 1 \(A\d+, A\d+\); the "
+     r"3-fold cross-validation"),
+    ("os", lambda c, train: c.assign(os_event=np.where(c.patient_id.isin(train[:2]), 1, 0)),
+     r"outcome column 'os_event': only 2 events among \d+ training patients \(events: A\d+, "
+     r"A\d+\); the 3-fold cross-validation .* needs at least one per fold"),
+], ids=["single response class", "too few responders for the folds",
+        "too few events for the folds"])
 def test_outcome_cases(modelling, endpoint, change, pattern):
     from test_models import BLOCKS, LIGHT
 
@@ -243,7 +246,10 @@ def test_outcome_cases(modelling, endpoint, change, pattern):
     cohort = assemble(change(clin.copy(), train), rad, split)
     with pytest.raises(ValueError, match=pattern):
         fit_recipe(cohort, cfg["endpoints"][endpoint], BLOCKS, LIGHT, oof=False)
-    # A user-named outcome column is checked with the patients named.
+
+
+def test_user_named_time_column_names_the_patient(modelling):
+    clin, _, cfg = modelling
     bad = clin.set_index("patient_id").head(5).copy()
     bad.iloc[1, bad.columns.get_loc("os_days")] = 0
     with pytest.raises(ValueError, match=rf"'os_days' must be > 0; invalid for patients: "

@@ -163,9 +163,8 @@ def test_rules_formatted_with_snakefmt():
 def test_no_rule_runs_a_shell_command():
     """Config values (paths, ids, names) never reach a shell: every job is a Python script, so
     no quoting can go wrong (issue 8, safe identifiers)."""
-    texts = {p.name: p.read_text() for p in RULE_FILES}
-    offending = {name: m.group(0).strip() for name, text in texts.items()
-                 for m in [re.search(r"^\s+(shell|run|wrapper|notebook|cwl):", text, re.M)] if m}
+    directive = re.compile(r"^\s+(shell|run|wrapper|notebook|cwl):", re.M)
+    offending = [p.name for p in RULE_FILES if directive.search(p.read_text())]
     assert not offending, offending
     assert all(_directive(body, "script") for body in JOB_RULES.values()), sorted(
         n for n, b in JOB_RULES.items() if not _directive(b, "script"))

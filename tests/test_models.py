@@ -316,23 +316,4 @@ def test_run_recipe_details():
     np.testing.assert_allclose(mine.survival, fitted.train_cv_survival["fusion"][0])
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "change", "pattern"),
-    [
-        ("response", lambda c, train: c.assign(response_3m=1),
-         r"'response_3m': all \d+ training patients have the value 1; a model needs both"),
-        ("response", lambda c, train: c.assign(response_3m=np.where(
-            c.patient_id.isin(train[:2]), 1, 0)),
-         r"'response_3m': only 2 of \d+ training patients have the value 1 \(A\d+, A\d+\); the "
-         r"3-fold cross-validation"),
-        ("os", lambda c, train: c.assign(os_event=np.where(c.patient_id.isin(train[:2]), 1, 0)),
-         r"'os_event': only 2 events among \d+ training patients \(events: A\d+, A\d+\)"),
-    ],
-)
-def test_too_few_outcomes_for_the_folds_name_column_and_patients(endpoint, change, pattern):
-    clin, rad, _ = modelling_tables()
-    split = make_split(clin, CFG)
-    train = list(split.patient_id[split.cohort == "train"])
-    cohort = assemble(change(clin.copy(), train), rad, split)
-    with pytest.raises(ValueError, match=pattern):
-        fit_recipe(cohort, CFG["endpoints"][endpoint], BLOCKS, LIGHT, oof=False)
+# The too-few-outcomes cases are rows of the bad-input matrix (tests/test_bad_inputs.py).

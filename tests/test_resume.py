@@ -70,7 +70,8 @@ def _outputs(work: Path, job: str) -> list[Path]:
 @pytest.mark.workflow
 def test_killed_run_resumes_without_redoing_finished_jobs(tiny_demo, tmp_path):
     killed, reference = tmp_path / "killed", tmp_path / "reference"
-    assert _cohort(tiny_demo, killed) == _cohort(tiny_demo, reference)
+    patients = _cohort(tiny_demo, killed)
+    assert _cohort(tiny_demo, reference) == patients
 
     proc = subprocess.Popen(_command(killed), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=_env(), start_new_session=True)
@@ -96,7 +97,7 @@ def test_killed_run_resumes_without_redoing_finished_jobs(tiny_demo, tmp_path):
     plan = _planned(killed)
     assert running <= plan, running - plan
     assert not (finished & plan), finished & plan
-    every = {f"{rule}:{p}_{ph}" for rule in STAGES for p in _cohort_ids(killed)
+    every = {f"{rule}:{p}_{ph}" for rule in STAGES for p in patients
              for ph in ("arterial", "venous")}
     assert plan == every - finished
 
@@ -114,6 +115,3 @@ def test_killed_run_resumes_without_redoing_finished_jobs(tiny_demo, tmp_path):
                                       pd.read_csv(reference / table, sep="\t"),
                                       check_exact=True, obj=table)
 
-
-def _cohort_ids(work: Path) -> list[str]:
-    return list(pd.read_csv(work / "resources/demo_tiny/patients.tsv", sep="\t").patient_id)

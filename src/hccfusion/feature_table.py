@@ -7,6 +7,7 @@ every reason kept, so that one bad scan never silently shifts the others.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -63,12 +64,11 @@ def add_branch_exclusions(features: pd.DataFrame, excluded: pd.DataFrame, status
     """Exclude, from the whole cohort, the patients another per-patient branch could not process.
 
     ``status_paths`` are that branch's per-patient JSON files (``{"patient_id", "status",
-    "reason"}``, e.g. rule ``deep_crop``'s; the reason names the branch). A patient it excluded leaves every recipe of the run,
-    not just the ones reading that branch, so that every paired comparison of the run is made on
-    the same patients; a patient already excluded keeps its first reason only.
+    "reason"}``, e.g. rule ``deep_crop``'s; the reason names the branch). A patient it excluded
+    leaves every recipe of the run, not just the ones reading that branch, so that every paired
+    comparison of the run is made on the same patients; a patient already excluded keeps its
+    first reason only.
     """
-    import json
-
     known = set(excluded.patient_id)
     extra = []
     for path in status_paths:

@@ -141,11 +141,9 @@ def fusion_choice(recipe: str, endpoint: str, cfg: Mapping, reference_prediction
     early = bool(table.estimate.iloc[1] > table.estimate.iloc[0])
     table["chosen"] = [not early, early]
     groups = [list(cfg["recipes"][reference]["blocks"])] if early else []
-    log.info("%s %s: %s fused like %s's %s (train_cv %s %.3f vs %.3f)", recipe, endpoint,
-             cfg["recipes"][reference]["blocks"], reference,
-             "early fusion" if early else "late fusion", table.metric.iloc[0],
-             table.estimate.iloc[1] if early else table.estimate.iloc[0],
-             table.estimate.iloc[0] if early else table.estimate.iloc[1])
+    log.info("%s %s: %s's blocks enter as its %s fusion (train_cv %s: late %.3f, early %.3f)",
+             recipe, endpoint, reference, "early" if early else "late", table.metric.iloc[0],
+             *table.estimate)
     return groups, table
 
 
@@ -169,9 +167,14 @@ def comparator_specs(recipe_cfg: Mapping, clinical: pd.DataFrame):
         return specs, None
     from hccfusion.clinical_scores import compute_scores
 
-    if strict:  # a missing input of these scores stops the run, naming patients and columns
-        compute_scores(clinical, sorted(set(strict)), on_missing="error")
     scores, excluded = compute_scores(clinical, sorted(set(wanted)), on_missing="exclude")
+    stop = excluded[excluded.score.isin(strict)]
+    if len(stop):  # on_missing: error
+        from hccfusion.errors import TableError, name_list
+        raise TableError("; ".join(
+            f"clinical score {score} (on_missing: error): {reason} for patient(s) "
+            f"{name_list(list(part.patient_id))}"
+            for (score, reason), part in stop.groupby(["score", "reason"])))
     for (score, reason), part in excluded.groupby(["score", "reason"]):
         log.warning("clinical score %s not computable (%s) for %d patient(s): %s; the training "
                     "median stands in", score, reason, len(part), ", ".join(map(str,

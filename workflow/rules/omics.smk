@@ -60,7 +60,6 @@ use rule radiomics as omics_radiomics with:
 rule omics_merge_radiomics:
     input:
         rows=omics_per_patient("results/omics/features/radiomics/{patient}_{phase}.tsv"),
-        deep=[],  # the omics branch scores no deep-learning recipe (OMICS_RECIPES)
     output:
         features="results/omics/features/radiomics.tsv",
         excluded="results/omics/excluded.tsv",
