@@ -30,10 +30,17 @@ from hccfusion.feature_table import merge, write_row
 from hccfusion.imaging.ingest import read_image
 from hccfusion.imaging.steps import guarded, prepare_scan
 from hccfusion.omics.expression import ExpressionError, load_expression
-from hccfusion.sheets import check_same_patients, load_clinical, load_patients
+from hccfusion.sheets import (
+    check_same_patients,
+    load_clinical,
+    load_patients,
+    missing_input,
+    scan_kinds,
+)
 from hccfusion.split import make_split
 
 PHASE = "arterial"
+REPO = Path(__file__).resolve().parents[1]
 
 
 # --- imaging, per patient ----------------------------------------------------------------------
@@ -155,14 +162,79 @@ def test_imaging_case_fails_or_is_excluded(case, make_bad):
     pd.testing.assert_frame_equal(features, without)
 
 
-def test_missing_phase_names_row_and_column(tiny_demo, tmp_path):
+def _sheet(tiny_demo, tmp_path, change) -> Path:
+    """The tiny demo's patient sheet with absolute paths, changed by ``change``."""
     sheet = pd.read_csv(tiny_demo / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
-    sheet.loc[2, "venous_image"] = ""
+    for col in sheet.columns:
+        if col.endswith(("_image", "_mask")):
+            sheet[col] = [str(tiny_demo / v) for v in sheet[col]]
+    change(sheet)
     path = tmp_path / "patients.tsv"
     sheet.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_missing_phase_names_row_and_column(tiny_demo, tmp_path):
+    """An empty image cell stops the plan under ``fail``; under ``exclude`` the sheet loads and
+    that patient x phase alone has a reason (rule ingest turns it into an exclusion, checked end
+    to end by test_tiny_run). An image path that does not exist is named the same way."""
+    def change(sheet):
+        sheet.loc[2, "venous_image"] = ""
+        sheet.loc[5, "arterial_image"] += "_moved"
+    path = _sheet(tiny_demo, tmp_path, change)
+    ids = pd.read_csv(path, sep="\t").patient_id
     with pytest.raises(TableError, match=rf"{path}, column 'venous_image': empty in row 4 "
-                                         rf"\({sheet.patient_id[2]}\)"):
+                                         rf"\({ids[2]}\)"):
         load_patients(path, ["arterial", "venous"])
+    patients = load_patients(path, ["arterial", "venous"], allow_missing=True)
+    kinds = scan_kinds("provided")
+    reasons = {(pid, phase): missing_input(patients, pid, phase, kinds, path)
+               for pid in ids for phase in ("arterial", "venous")}
+    assert reasons.pop((ids[2], "venous")) == (
+        f"patient sheet {path}, column 'venous_image': empty in row 4 ({ids[2]})")
+    moved = patients.loc[ids[5], "arterial_image"]
+    assert reasons.pop((ids[5], "arterial")) == (
+        f"image {moved} (patient sheet {path}, column 'arterial_image') does not exist")
+    assert set(reasons.values()) == {None}
+
+
+def test_missing_box_prompt_names_row(tiny_demo, tmp_path):
+    """A box-prompted segmentation needs the patient's box: the same two ways."""
+    def change(sheet):
+        sheet.loc[3, "box_prompt"] = ""
+    path = _sheet(tiny_demo, tmp_path, change)
+    pid = pd.read_csv(path, sep="\t").patient_id[3]
+    with pytest.raises(TableError, match=rf"column 'box_prompt': needed .* row 5 \({pid}\)"):
+        load_patients(path, ["arterial", "venous"], require_masks=False, require_boxes=True)
+    patients = load_patients(path, ["arterial", "venous"], require_masks=False,
+                             require_boxes=True, allow_missing=True)
+    assert missing_input(patients, pid, "venous", scan_kinds("box"), path) == (
+        f"patient sheet {path}, column 'box_prompt': empty in row 5 ({pid}); needed by the "
+        "segmentation method")
+    assert scan_kinds("medsam") == scan_kinds("box") == ("image", "box_prompt")
+
+
+def test_validate_config_lists_missing_scans(tiny_demo, tmp_path, capsys):
+    """`hccfusion validate-config` names every missing scan before any job runs: an error under
+    ``fail``, the patients to be excluded under ``exclude``."""
+    from hccfusion.cli import main
+
+    def change(sheet):
+        sheet.loc[5, "arterial_image"] += "_moved"
+    path = _sheet(tiny_demo, tmp_path, change)
+    config = load_config(REPO / "config" / "tiny.yaml")
+    config.update(patients=str(path), clinical=str(tiny_demo / "clinical.tsv"))
+    pid = pd.read_csv(path, sep="\t").patient_id[5]
+    for mode, code in (("fail", 2), ("exclude", 0)):
+        config["on_patient_error"] = mode
+        file = tmp_path / f"{mode}.yaml"
+        file.write_text(yaml.safe_dump(config))
+        assert main(["validate-config", str(file)]) == code
+        out = capsys.readouterr()
+        line = (f"patient {pid}, phase arterial: image {tiny_demo / 'images' / pid}/arterial_moved "
+                f"(patient sheet {path}, column 'arterial_image') does not exist")
+        assert line in (out.err if mode == "fail" else out.out), out
+        assert "1 missing input(s)" in out.err + out.out
 
 
 # --- clinical table ----------------------------------------------------------------------------

@@ -24,6 +24,10 @@ def test_merge_with_exclusion(tmp_path):
     assert list(features.columns) == ["patient_id", "arterial_f", "arterial_g", "venous_f", "venous_g"]
     assert features.set_index("patient_id").loc["A3", "venous_g"] == 60.0
     assert excluded.to_dict("records") == [{"patient_id": "A2", "reason": "venous: mask is empty"}]
+    # A phase excluded because another phase failed is reported against that phase, once.
+    write_row(tmp_path / "A2_arterial.tsv", "A2", "venous", None, reason="mask is empty")
+    assert merge(paths, ["arterial", "venous"])[1].to_dict("records") == [
+        {"patient_id": "A2", "reason": "venous: mask is empty"}]
 
 
 # --- a user's own feature table (config feature_table) ------------------------------------------

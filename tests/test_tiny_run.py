@@ -2,13 +2,16 @@
 every recipe, omics, paper) shared by the tests of this file, which `--dist loadfile` keeps on
 one xdist worker."""
 
+import base64
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +25,107 @@ from test_workflow import REPO, snakemake
 from hccfusion.benchmarking import summarise
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_demo):
-    """config/tiny.yaml end to end, once for the tests of the xdist group "tiny_run", with one
-    broken scan excluded under on_patient_error=exclude. Returns (work, demo, sheet, bad row)."""
-    work = tmp_path_factory.mktemp("tiny_run")
+def _break_two_patients(demo: Path) -> list[str]:
+    """Two bad patients in a copy of the tiny demo: one with an empty venous mask, one whose
+    arterial scan is missing (an empty sheet cell). Returns their ids."""
+    sheet = pd.read_csv(demo / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
+    empty = sheet[sheet.center == "B"].iloc[2]
+    mask = sitk.ReadImage(str(demo / empty.venous_mask))
+    sitk.WriteImage(mask * 0, str(demo / empty.venous_mask))
+    missing = sheet.index[sheet.center == "A"][5]
+    sheet.loc[missing, "arterial_image"] = ""
+    sheet.to_csv(demo / "patients.tsv", sep="\t", index=False)
+    return [empty.patient_id, sheet.patient_id[missing]]
+
+
+def _run_tiny(work: Path, tiny_demo: Path, change) -> Path:
+    """config/tiny.yaml end to end under on_patient_error=exclude in ``work``, on a copy of the
+    tiny demo changed by ``change``; returns the demo folder."""
     # The fixture is the same cohort tiny.yaml generates (seed 1); the workflow takes it as done.
     demo = work / "resources" / "demo_tiny"
     shutil.copytree(tiny_demo, demo)
-    sheet = pd.read_csv(demo / "patients.tsv", sep="\t")
-    bad = sheet[sheet.center == "B"].iloc[2]
-    mask_path = demo / bad.venous_mask
-    mask = sitk.ReadImage(str(mask_path))
-    sitk.WriteImage(mask * 0, str(mask_path))
+    change(demo)
     run = snakemake(work, "--cores", "2", "--configfile", str(REPO / "config" / "tiny.yaml"),
                     "--config", "on_patient_error=exclude")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
-    return work, demo, sheet, bad
+    return demo
+
+
+# Outputs that differ between two runs by nature: wall times and memory; the QC tables and the
+# checklist, which list and count the excluded patients.
+_VARYING = ("results/benchmarks/", "results/tables/benchmarks.tsv", "results/qc/",
+            "results/checklist.md", "results/report.html")
+
+
+def _outputs(work: Path) -> dict[str, bytes]:
+    """Every file of the run's results/ but the varying ones, by path, as bytes."""
+    return {rel: p.read_bytes() for p in sorted((work / "results").rglob("*")) if p.is_file()
+            and not (rel := str(p.relative_to(work))).startswith(_VARYING)}
+
+
+def _same_values(name: str, a: bytes, b: bytes) -> bool:
+    """Whether two versions of an output hold the same numbers. Tables and figures must be equal
+    byte for byte; three kinds of file hold the same values in bytes that vary: skops models
+    (scikit-learn's tree node records carry uninitialised padding bytes), PyTorch weights
+    (torch.save writes a random serialization id; their metadata records the training time) and
+    the JSON records that hash them (and time the training)."""
+    if a == b:
+        return True
+    if name.endswith(".skops"):
+        za, zb = (zipfile.ZipFile(io.BytesIO(x)) for x in (a, b))
+        if za.namelist() != zb.namelist():
+            return False
+        for member in za.namelist():
+            x, y = za.read(member), zb.read(member)
+            if x != y:
+                if not member.endswith(".npy"):
+                    return False
+                x, y = (np.load(io.BytesIO(v), allow_pickle=False) for v in (x, y))
+                names = x.dtype.names or [None]
+                if x.dtype != y.dtype or not all(
+                        np.array_equal(x if f is None else x[f], y if f is None else y[f],
+                                       equal_nan=True) for f in names):
+                    return False
+        return True
+    if name.endswith(".pt"):
+        import torch
+
+        def same(x, y):
+            if isinstance(x, torch.Tensor):
+                return isinstance(y, torch.Tensor) and torch.equal(x, y)
+            if isinstance(x, dict):
+                return isinstance(y, dict) and x.keys() == y.keys() and all(
+                    same(x[k], y[k]) for k in x)
+            if isinstance(x, list | tuple):
+                return type(x) is type(y) and len(x) == len(y) and all(map(same, x, y))
+            return x == y
+
+        sa, sb = (torch.load(io.BytesIO(x), weights_only=True) for x in (a, b))
+        for saved in (sa, sb):
+            saved["meta"] = _untimed(json.loads(saved["meta"]))
+        return same(sa, sb)
+    if name.endswith(".json"):
+        return _untimed(json.loads(a)) == _untimed(json.loads(b))
+    return False
+
+
+def _untimed(value):
+    """A JSON value without its file hashes and timings."""
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k not in ("sha256", "seconds")}
+    return [_untimed(v) for v in value] if isinstance(value, list) else value
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_demo):
+    """config/tiny.yaml end to end, once for the tests of this file, with two bad patients
+    (an empty mask, a missing scan) excluded under on_patient_error=exclude. Returns (work,
+    demo, sheet with every patient, the bad patients' ids, the run's outputs as first written)."""
+    work = tmp_path_factory.mktemp("tiny_run")
+    bad = []
+    demo = _run_tiny(work, tiny_demo, lambda d: bad.extend(_break_two_patients(d)))
+    sheet = pd.read_csv(demo / "patients.tsv", sep="\t")
+    return work, demo, sheet, bad, _outputs(work)
 
 
 REPORT_CATEGORIES = ["Cohort", "Imaging QC", "Radiomics", "Models", "Survival", "Transcriptomics",
@@ -79,6 +166,66 @@ def test_tiny_report(tiny_run, tmp_path):
     assert_not_blank(png)
 
 
+def _contents(data: bytes, depth: int = 0):
+    """``data`` and whatever it holds: gzip opened, every member of a zip (NumPy .npz, PyTorch
+    .pt, skops models), every base64 data URI of an HTML page (the report embeds its files)."""
+    yield data
+    if depth > 3:
+        return
+    inner = []
+    if data[:2] == b"\x1f\x8b":
+        inner.append(gzip.decompress(data))
+    elif data[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            inner += [archive.read(name) for name in archive.namelist()]
+    for blob in re.findall(rb"data:[\w/+.-]+(?:;[^;,\s\"']+)*;base64,([A-Za-z0-9+/=]+)", data):
+        inner.append(base64.b64decode(blob))
+    for item in inner:
+        yield from _contents(item, depth + 1)
+
+
+@pytest.mark.workflow
+def test_tiny_privacy(tiny_run):
+    """The DICOM headers' identifying values of every input series never reach results/, logs/
+    or the report, opened down to what they contain (gzip, zip members, embedded files).
+    Names, ids, dates and institution are searched as they are; the UIDs of every slice (study,
+    series, frame of reference, SOP instance) by set lookup of every UID-like string."""
+    work, demo, sheet = tiny_run[:3]
+    report = work / "results/report.html"
+    if not report.exists():  # test_tiny_report writes it; this test may run alone
+        run = snakemake(work, "--configfile", str(REPO / "config" / "tiny.yaml"), "--config",
+                        "on_patient_error=exclude", "--report", str(report))
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    needles, uids = set(), set()
+    for folder in (demo / "images").glob("*/*"):
+        for k, file in enumerate(sorted(folder.glob("*.dcm"))):
+            ds = pydicom.dcmread(file, stop_before_pixels=True)
+            uids.add(ds.SOPInstanceUID.encode())
+            if k == 0:
+                needles |= {str(ds.PatientName), ds.PatientID, ds.PatientBirthDate,
+                            ds.InstitutionName, ds.AccessionNumber, str(ds.ReferringPhysicianName)}
+                uids |= {u.encode() for u in (ds.StudyInstanceUID, ds.SeriesInstanceUID,
+                                              ds.FrameOfReferenceUID)}
+    needles = [n.encode() for n in needles if n]
+    assert len(needles) > 4 * len(sheet) and len(uids) > 20 * len(sheet)
+    uid_like = re.compile(rb"\d+(?:\.\d+){3,}")
+    files = [p for folder in ("results", "logs") for p in (work / folder).rglob("*") if p.is_file()]
+    assert report in files
+    opened = {"gzip": 0, "zip": 0, "embedded": 0}
+    for path in files:
+        for k, data in enumerate(_contents(path.read_bytes())):
+            if k:
+                opened["embedded" if path == report else "zip" if path.suffix in (
+                    ".npz", ".pt", ".skops") else "gzip"] += 1
+            leaked = [n for n in needles if n in data]
+            leaked += sorted(uids & set(uid_like.findall(data)))
+            assert not leaked, (path, leaked[:3])
+    # The scan did open what it claims to: NIfTI images, model and crop archives, the report's
+    # embedded tables and figures.
+    print(f"privacy scan: {len(files)} files, opened {opened}")
+    assert opened["gzip"] > len(sheet) and opened["zip"] > 10 and opened["embedded"] > 100, opened
+
+
 def assert_not_blank(png: Path) -> None:
     """A rendered page, not an empty one: many distinct grey levels, text-like contrast, and a
     good share of the window not the background colour."""
@@ -100,12 +247,16 @@ def assert_not_blank(png: Path) -> None:
 
 @pytest.mark.workflow
 def test_tiny_end_to_end(tiny_run):
-    """config/tiny.yaml end to end, with one broken scan excluded under on_patient_error=exclude."""
-    work, demo, sheet, bad = tiny_run
-    excluded = pd.read_csv(work / "results/qc/excluded.tsv", sep="\t")
-    assert list(excluded.patient_id) == [bad.patient_id]
-    assert "venous" in excluded.reason[0] and "empty" in excluded.reason[0]
-    included = sheet[sheet.patient_id != bad.patient_id]
+    """config/tiny.yaml end to end, with two bad patients excluded under on_patient_error=exclude."""
+    work, demo, sheet, bad = tiny_run[:4]
+    excluded = pd.read_csv(work / "results/qc/excluded.tsv", sep="\t").set_index("patient_id")
+    assert sorted(excluded.index) == sorted(bad)
+    assert excluded.reason[bad[0]].startswith("venous: ") and "mask is empty" in \
+        excluded.reason[bad[0]]
+    assert excluded.reason[bad[1]] == (
+        f"arterial: patient sheet resources/demo_tiny/patients.tsv, column 'arterial_image': "
+        f"empty in row {sheet.index[sheet.patient_id == bad[1]][0] + 2} ({bad[1]})")
+    included = sheet[~sheet.patient_id.isin(bad)]
 
     perf = pd.read_csv(work / "results/tables/performance.tsv", sep="\t")
     assert list(perf.columns) == ["recipe", "component", "endpoint", "cohort", "metric",
@@ -194,7 +345,9 @@ def test_tiny_end_to_end(tiny_run):
     assert len(list((work / "results/qc/overlays").glob("*.png"))) == len(sheet)
     qc = pd.read_csv(work / "results/qc/imaging_qc.tsv", sep="\t")
     assert len(qc) == 2 * len(sheet)
-    assert set(qc.status[qc.patient_id == bad.patient_id]) == {"ok", "excluded"}
+    for pid, phase in zip(bad, ("venous", "arterial"), strict=True):
+        status = qc[qc.patient_id == pid].set_index("phase").status
+        assert status[phase] == "excluded" and set(status) == {"ok", "excluded"}, status
 
     # Robustness filter on training patients only; habitats for every included patient.
     robustness = pd.read_csv(work / "results/features/robustness.tsv", sep="\t")
@@ -235,32 +388,6 @@ def test_tiny_end_to_end(tiny_run):
     assert table.declared_mem_mb.notna().sum() >= 25, table
     over = table[table.max_rss_mb >= table.declared_mem_mb]
     assert over.empty, over
-
-    # The DICOM headers' identifying values never reach results/ or logs/ (gzip opened).
-    # Names, ids, dates and institution are searched as they are; the UIDs of every slice
-    # (study, series, frame of reference, SOP instance) by set lookup of every UID-like string.
-    needles, uids = set(), set()
-    for folder in (work / "resources/demo_tiny/images").glob("*/*"):
-        for k, file in enumerate(sorted(folder.glob("*.dcm"))):
-            ds = pydicom.dcmread(file, stop_before_pixels=True)
-            uids.add(ds.SOPInstanceUID.encode())
-            if k == 0:
-                needles |= {str(ds.PatientName), ds.PatientID, ds.PatientBirthDate,
-                            ds.InstitutionName, ds.AccessionNumber, str(ds.ReferringPhysicianName)}
-                uids |= {u.encode() for u in (ds.StudyInstanceUID, ds.SeriesInstanceUID,
-                                              ds.FrameOfReferenceUID)}
-    needles = [n.encode() for n in needles if n]
-    assert len(needles) > 4 * len(sheet) and len(uids) > 20 * len(sheet)
-    uid_like = re.compile(rb"\d+(?:\.\d+){3,}")
-    for folder in ("results", "logs"):
-        for path in (work / folder).rglob("*"):
-            if path.is_file():
-                data = path.read_bytes()
-                if path.suffix == ".gz":
-                    data = gzip.decompress(data)
-                leaked = [n for n in needles if n in data]
-                leaked += sorted(uids & set(uid_like.findall(data)))
-                assert not leaked, (path, leaked[:3])
 
     # A second reader's masks for every patient: the ICC becomes inter-observer (no new
     # perturbations), and only the new jobs run.
@@ -327,3 +454,31 @@ def test_tiny_omics(tiny_run):
     immune = pd.read_csv(work / "results/tables/immune.tsv", sep="\t")
     assert len(immune) == 28 * int(testable.sum())
     assert (work / "results/figures/omics/gsea_endpoints.png").exists()
+
+
+@pytest.mark.workflow
+def test_tiny_rerun_without_the_excluded_is_identical(tiny_run, tmp_path, tiny_demo):
+    """A second run from scratch, in which the two excluded patients were never in the sheet
+    nor the clinical table, writes the same tables bit for bit (and the same figures, models
+    and features): the run is deterministic (same config and seed, same numbers) and excluding a
+    patient leaves every other patient's results as they would be without that patient."""
+    bad, first = tiny_run[3], tiny_run[4]
+
+    def drop(demo):
+        for name in ("patients.tsv", "clinical.tsv"):
+            table = pd.read_csv(demo / name, sep="\t", dtype=str, keep_default_na=False)
+            table[~table.patient_id.isin(bad)].to_csv(demo / name, sep="\t", index=False)
+
+    _run_tiny(tmp_path, tiny_demo, drop)
+    second = _outputs(tmp_path)
+    # The first run has, in addition, only the excluded patients' own files.
+    extra = set(first) - set(second)
+    assert not set(second) - set(first), set(second) - set(first)
+    assert extra and all(any(pid in name for pid in bad) for name in extra), extra
+    common = sorted(set(first) & set(second))
+    tables = [n for n in common if n.startswith("results/tables/")]
+    assert len(tables) >= 10 and len(common) > 900, (len(tables), len(common))
+    differ = [n for n in common if not _same_values(n, first[n], second[n])]
+    assert not differ, differ
+    excluded = pd.read_csv(tmp_path / "results/qc/excluded.tsv", sep="\t")
+    assert excluded.empty

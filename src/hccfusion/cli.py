@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from hccfusion import __version__
-from hccfusion.errors import HccfusionError
+from hccfusion.errors import HccfusionError, TableError
 
 
 def _cmd_demo(args) -> int:
@@ -78,6 +78,8 @@ def _cmd_validate(args) -> int:
         check_same_patients,
         load_clinical,
         load_patients,
+        missing_input,
+        scan_kinds,
     )
 
     config = load_config(args.config)
@@ -96,8 +98,24 @@ def _cmd_validate(args) -> int:
     if not sheet.exists() and config["demo"]["generate"]:
         print(f"patient sheet {sheet}: not there yet (the workflow generates the demo cohort first)")
         return 0
-    patients = load_patients(sheet, config["phases"])
+    kinds = scan_kinds(config["segmentation"]["method"])
+    exclude = config["on_patient_error"] == "exclude"
+    patients = load_patients(sheet, config["phases"], require_masks="mask" in kinds,
+                             require_boxes="box_prompt" in kinds, allow_missing=exclude)
     print(f"patient sheet {sheet}: valid, {len(patients)} patients")
+    # Each message once: a missing box prompt is the same for every phase.
+    missing = list(dict.fromkeys(
+        f"  patient {pid}, phase {phase}: {reason}"
+        for pid in patients.index for phase in config["phases"]
+        if (reason := missing_input(patients, pid, phase, kinds, sheet))
+    ))
+    if missing and not exclude:
+        raise TableError(f"patient sheet {sheet}: {len(missing)} missing input(s):\n"
+                         + "\n".join(missing))
+    if missing:
+        print(f"patient sheet {sheet}: {len(missing)} missing input(s); with on_patient_error: "
+              "exclude these patients will be excluded and listed in results/qc/excluded.tsv:\n"
+              + "\n".join(missing))
     table = load_clinical(clinical)
     check_clinical_columns(table, config["endpoints"], clinical)
     check_same_patients(patients, table, sheet, clinical)

@@ -35,7 +35,9 @@ def merge(paths: list[str | Path], phases: list[str]) -> tuple[pd.DataFrame, pd.
     jobs = pd.concat(rows, ignore_index=True)
     reasons: dict[str, list[str]] = {}
     for rec in jobs[jobs.status != "ok"].itertuples():
-        reasons.setdefault(rec.patient_id, []).append(f"{rec.phase}: {rec.reason}")
+        reason = f"{rec.phase}: {rec.reason}"
+        if reason not in reasons.setdefault(rec.patient_id, []):  # each phase's cause once
+            reasons[rec.patient_id].append(reason)
     ok = jobs[jobs.status == "ok"]
     # One wide row per patient: each phase contributes its own (already prefixed) columns.
     wide = pd.concat(

@@ -122,14 +122,27 @@ def _absolute(paths, base: Path) -> list:
     ]
 
 
+def scan_kinds(method: str) -> tuple[str, ...]:
+    """What a segmentation method needs of each patient in the sheet: the image always, the
+    mask when it is the segmentation, the box prompt when a box-prompted method segments."""
+    if method == "provided":
+        return ("image", "mask")
+    if method in ("box", "medsam"):
+        return ("image", "box_prompt")
+    return ("image",)
+
+
 def load_patients(
-    path: str | Path, phases: list[str], *, require_masks: bool = True, require_boxes: bool = False
+    path: str | Path, phases: list[str], *, require_masks: bool = True,
+    require_boxes: bool = False, allow_missing: bool = False,
 ) -> pd.DataFrame:
     """Read and check the patient sheet; image and mask paths come back absolute.
 
     Relative paths in the sheet are taken relative to the sheet's folder, so a cohort folder can be
     moved as a whole. Masks are required when they are the segmentation (``require_masks``);
-    box prompts when a box-prompted method segments (``require_boxes``).
+    box prompts when a box-prompted method segments (``require_boxes``). With ``allow_missing``
+    (``on_patient_error: exclude``) empty required cells are kept: :func:`missing_input` then
+    names them per patient, and that patient alone is excluded.
     """
     path = Path(path)
     df, records, _ = _load_checked(path, "patient sheet", "patients")
@@ -148,7 +161,7 @@ def load_patients(
                 out[col] = None
                 continue
             empty = out[col].isna()
-            if empty.any() and k in required:
+            if empty.any() and k in required and not allow_missing:
                 rows = ", ".join(f"row {i + 2} ({out.patient_id[i]})" for i in out.index[empty])
                 raise TableError(f"patient sheet {path}, column '{col}': empty in {rows}")
             out[col] = _absolute(out[col], base)
@@ -156,7 +169,7 @@ def load_patients(
             out[f"{p}_series"] = None
     if "box_prompt" not in out.columns:
         out["box_prompt"] = None
-    if require_boxes and out["box_prompt"].isna().any():
+    if require_boxes and not allow_missing and out["box_prompt"].isna().any():
         rows = ", ".join(
             f"row {i + 2} ({out.patient_id[i]})" for i in out.index[out["box_prompt"].isna()]
         )
@@ -164,7 +177,24 @@ def load_patients(
             f"patient sheet {path}, column 'box_prompt': needed by the segmentation method, "
             f"empty in {rows}"
         )
+    out["sheet_row"] = out.index + 2  # the row a spreadsheet shows, for messages
     return out.set_index("patient_id", drop=False)
+
+
+def missing_input(patients: pd.DataFrame, patient: str, phase: str, kinds, sheet_path) -> str | None:
+    """Why ``patient``'s ``phase`` cannot be read, or None: an empty required cell of the sheet
+    (``kinds`` from :func:`scan_kinds`) or an image or mask file that does not exist."""
+    row = patients.loc[patient]
+    for kind in kinds:
+        column = "box_prompt" if kind == "box_prompt" else f"{phase}_{kind}"
+        value = row.get(column)
+        if not isinstance(value, str) or not value:
+            need = "; needed by the segmentation method" if kind == "box_prompt" else ""
+            return (f"patient sheet {sheet_path}, column '{column}': empty in row "
+                    f"{row.sheet_row} ({patient}){need}")
+        if kind != "box_prompt" and not Path(value).exists():
+            return f"{kind} {value} (patient sheet {sheet_path}, column '{column}') does not exist"
+    return None
 
 
 def load_clinical(path: str | Path) -> pd.DataFrame:

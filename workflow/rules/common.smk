@@ -10,7 +10,9 @@ from hccfusion.sheets import (
     check_same_patients,
     load_clinical,
     load_patients,
+    missing_input,
     patients_from_clinical,
+    scan_kinds,
 )
 
 min_version("9.0")
@@ -22,6 +24,9 @@ validate(
 check_references(config)
 
 PHASES = config["phases"]
+# What each patient needs in the sheet; under `exclude` a patient lacking it is excluded alone.
+SCAN_KINDS = scan_kinds(config["segmentation"]["method"])
+EXCLUDE = config["on_patient_error"] == "exclude"
 # A user's own radiomics table replaces the imaging branch (no sheet, no images).
 FEATURE_TABLE = config["feature_table"]
 RECIPE_ENDPOINTS = [
@@ -68,8 +73,9 @@ def sheets():
             patients = load_patients(
                 config["patients"],
                 PHASES,
-                require_masks=config["segmentation"]["method"] == "provided",
-                require_boxes=config["segmentation"]["method"] in ("box", "medsam"),
+                require_masks="mask" in SCAN_KINDS,
+                require_boxes="box_prompt" in SCAN_KINDS,
+                allow_missing=EXCLUDE,
             )
             check_same_patients(
                 patients, clinical, config["patients"], config["clinical"]
@@ -96,8 +102,30 @@ def phase_input(kind):
     return fn
 
 
+def missing_scan(sheet, sheet_path):
+    """Input-function factory: why {patient} x {phase} cannot be read under `exclude` (an empty
+    required cell, a file that does not exist), else ''; rule ingest then excludes the patient.
+    """
+
+    def fn(wildcards):
+        if not EXCLUDE:
+            return ""
+        reason = missing_input(
+            sheet(), wildcards.patient, wildcards.phase, SCAN_KINDS, sheet_path()
+        )
+        return reason or ""
+
+    return fn
+
+
+scan_missing = missing_scan(lambda: sheets()[0], lambda: config["patients"])
+
+
 def scan_inputs(wildcards):
-    """The scan, and its provided mask when the sheet has one (segmentation or comparison)."""
+    """The scan, and its provided mask when the sheet has one (segmentation or comparison);
+    nothing when the scan is missing under `exclude`."""
+    if scan_missing(wildcards):
+        return {}
     inputs = {"image": phase_input("image")(wildcards)}
     if has_provided_mask(wildcards.patient, wildcards.phase):
         inputs["mask"] = phase_input("mask")(wildcards)

@@ -23,6 +23,7 @@ rule ingest:
     params:
         series=phase_series,
         boxes=box_prompt,
+        missing=scan_missing,
         seg=config["segmentation"],
         on_error=config["on_patient_error"],
     script:

@@ -20,6 +20,7 @@ use rule ingest as omics_ingest with:
     params:
         series=omics_sheet_value("{phase}_series"),
         boxes=omics_sheet_value("box_prompt"),
+        missing=omics_scan_missing,
         seg=config["segmentation"],
         on_error=config["on_patient_error"],
 

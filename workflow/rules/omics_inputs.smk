@@ -47,8 +47,9 @@ def omics_sheet():
         _omics["patients"] = load_patients(
             omics_path("patients"),
             PHASES,
-            require_masks=config["segmentation"]["method"] == "provided",
-            require_boxes=config["segmentation"]["method"] in ("box", "medsam"),
+            require_masks="mask" in SCAN_KINDS,
+            require_boxes="box_prompt" in SCAN_KINDS,
+            allow_missing=EXCLUDE,
         )
     return _omics["patients"]
 
@@ -66,7 +67,12 @@ def omics_sheet_value(column):
     return fn
 
 
+omics_scan_missing = missing_scan(omics_sheet, lambda: omics_path("patients"))
+
+
 def omics_scan_inputs(wildcards):
+    if omics_scan_missing(wildcards):
+        return {}
     inputs = {"image": omics_sheet_value("{phase}_image")(wildcards)}
     mask = omics_sheet_value("{phase}_mask")(wildcards)
     if mask:

@@ -14,7 +14,9 @@ wc, inp, out, phases = snakemake.wildcards, snakemake.input, snakemake.output, s
 record = {"patient": wc.patient}
 upstream = excluded(*inp.status)
 if upstream:
-    result = {**record, "status": "excluded", "reason": upstream["reason"]}
+    # The phase whose scan failed travels on, so that the exclusion is reported against it.
+    result = {**record, "status": "excluded", "reason": upstream["reason"],
+              "phase": upstream.get("phase")}
 elif len(phases) < 2:
     result = {**record, "status": "ok"}
 else:

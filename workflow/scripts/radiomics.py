@@ -11,7 +11,9 @@ wc, inp = snakemake.wildcards, snakemake.input
 upstream = excluded(inp.status, inp.phase_check)
 if upstream:
     log.warning("patient %s excluded upstream: %s", wc.patient, upstream["reason"])
-    write_row(snakemake.output[0], wc.patient, wc.phase, None, upstream["reason"])
+    # Reported against the phase that failed (its other phases are excluded with it).
+    write_row(snakemake.output[0], wc.patient, upstream.get("phase") or wc.phase, None,
+              upstream["reason"])
 else:
     try:
         features = extract(inp.image, inp.mask, inp.params, prefix=f"{wc.phase}_",

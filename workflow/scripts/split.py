@@ -10,7 +10,8 @@ log = runlog.to_file(snakemake.log[0])
 clinical = load_clinical(snakemake.input.clinical).reset_index(drop=True)
 if "center" not in clinical.columns:
     # The centre may live in the patient sheet only.
-    sheet = load_patients(snakemake.input.patients, snakemake.params.phases)
+    sheet = load_patients(snakemake.input.patients, snakemake.params.phases,
+                          require_masks=False, allow_missing=True)
     clinical["center"] = clinical.patient_id.map(sheet.center)
 excluded = pd.read_csv(snakemake.input.excluded, sep="\t")
 included = clinical[~clinical.patient_id.isin(excluded.patient_id)]
