@@ -1,6 +1,7 @@
 """config/tiny.yaml end to end: one run of the whole workflow (imaging, habitats, deep learning,
-every recipe, omics, paper) shared by the tests of this file, which `--dist loadfile` keeps on
-one xdist worker."""
+every recipe, omics, paper) with two bad patients excluded, shared by the tests of this file
+(which `--dist loadfile` keeps on one xdist worker), and a second run without those patients
+that must give the same outputs."""
 
 import base64
 import gzip
