@@ -107,6 +107,31 @@ def test_user_data_plan_and_bad_clinical_table(tmp_path, tiny_demo):
     assert "not in the patient sheet" in run.stdout + run.stderr and "Z999" in run.stdout + run.stderr
 
 
+def test_missing_scan_file_stops_or_is_excluded(tmp_path, tiny_demo):
+    """An image the sheet names but that does not exist: under `fail` the plan stops naming the
+    patient, phase, file, sheet and column; under `exclude` the plan goes on (rule ingest then
+    excludes that patient: test_tiny_run)."""
+    sheet = pd.read_csv(tiny_demo / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
+    for col in [c for c in sheet.columns if c.endswith(("_image", "_mask"))]:
+        sheet[col] = [str(tiny_demo / v) for v in sheet[col]]
+    sheet.loc[4, "arterial_image"] += "_moved"
+    sheet_path = tmp_path / "patients.tsv"
+    sheet.to_csv(sheet_path, sep="\t", index=False)
+    cfg = tmp_path / "user.yaml"
+    cfg.write_text(f"demo: {{generate: false}}\npatients: {sheet_path}\n"
+                   f"clinical: {tiny_demo / 'clinical.tsv'}\n")
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg))
+    assert run.returncode != 0
+    message = (f"patient {sheet.patient_id[4]}, phase arterial: image {sheet.arterial_image[4]} "
+               f"(patient sheet {sheet_path}, column 'arterial_image') does not exist")
+    assert message in run.stdout + run.stderr, (run.stdout + run.stderr)[-3000:]
+    run = snakemake(tmp_path, "-n", "--cores", "2", "--configfile", str(cfg), "--config",
+                    "on_patient_error=exclude")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", run.stdout, re.M))
+    assert int(counts["ingest"]) == 2 * len(sheet)
+
+
 @pytest.mark.workflow
 def test_own_feature_table_skips_imaging(tmp_path):
     """config/examples/feature_table.yaml: the demo's clinical table and a radiomics table whose

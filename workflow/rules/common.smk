@@ -103,13 +103,10 @@ def phase_input(kind):
 
 
 def missing_scan(sheet, sheet_path):
-    """Input-function factory: why {patient} x {phase} cannot be read under `exclude` (an empty
-    required cell, a file that does not exist), else ''; rule ingest then excludes the patient.
-    """
+    """Input-function factory: why {patient} x {phase} cannot be read (an empty required cell,
+    a file that does not exist), else ''."""
 
     def fn(wildcards):
-        if not EXCLUDE:
-            return ""
         reason = missing_input(
             sheet(), wildcards.patient, wildcards.phase, SCAN_KINDS, sheet_path()
         )
@@ -121,10 +118,22 @@ def missing_scan(sheet, sheet_path):
 scan_missing = missing_scan(lambda: sheets()[0], lambda: config["patients"])
 
 
+def skip_missing(wildcards, missing):
+    """True when the scan is missing under `exclude` (rule ingest then excludes the patient with
+    the reason); under `fail` the plan stops, naming patient, phase, sheet, column and file.
+    """
+    reason = missing(wildcards)
+    if reason and not EXCLUDE:
+        raise ValueError(
+            f"patient {wildcards.patient}, phase {wildcards.phase}: {reason}"
+        )
+    return bool(reason)
+
+
 def scan_inputs(wildcards):
     """The scan, and its provided mask when the sheet has one (segmentation or comparison);
     nothing when the scan is missing under `exclude`."""
-    if scan_missing(wildcards):
+    if skip_missing(wildcards, scan_missing):
         return {}
     inputs = {"image": phase_input("image")(wildcards)}
     if has_provided_mask(wildcards.patient, wildcards.phase):

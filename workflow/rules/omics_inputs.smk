@@ -71,7 +71,7 @@ omics_scan_missing = missing_scan(omics_sheet, lambda: omics_path("patients"))
 
 
 def omics_scan_inputs(wildcards):
-    if omics_scan_missing(wildcards):
+    if skip_missing(wildcards, omics_scan_missing):
         return {}
     inputs = {"image": omics_sheet_value("{phase}_image")(wildcards)}
     mask = omics_sheet_value("{phase}_mask")(wildcards)
