@@ -23,6 +23,7 @@ import pytest
 import SimpleITK as sitk
 import yaml
 
+from hccfusion.cli import main
 from hccfusion.cohort import assemble, endpoint_target
 from hccfusion.config import load_config, validate_config
 from hccfusion.errors import ConfigError, PatientInputError, TableError
@@ -198,8 +199,9 @@ def test_missing_phase_names_row_and_column(tiny_demo, tmp_path):
     assert set(reasons.values()) == {None}
 
 
-def test_missing_box_prompt_names_row(tiny_demo, tmp_path):
-    """A box-prompted segmentation needs the patient's box: the same two ways."""
+def test_missing_box_prompt_names_row(tiny_demo, tmp_path, capsys):
+    """A box-prompted segmentation needs the patient's box: the same two ways, and
+    validate-config names it once for the phases it stops."""
     def change(sheet):
         sheet.loc[3, "box_prompt"] = ""
     path = _sheet(tiny_demo, tmp_path, change)
@@ -212,23 +214,33 @@ def test_missing_box_prompt_names_row(tiny_demo, tmp_path):
         f"patient sheet {path}, column 'box_prompt': empty in row 5 ({pid}); needed by the "
         "segmentation method")
     assert scan_kinds("medsam") == scan_kinds("box") == ("image", "box_prompt")
+    config = _config(tmp_path, tiny_demo, path, "box", on_patient_error="exclude",
+                     segmentation={"method": "box"})
+    assert main(["validate-config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "1 missing input(s)" in out and (
+        f"patient {pid}, phase arterial, venous: patient sheet {path}, column 'box_prompt'") in out
+
+
+def _config(tmp_path, tiny_demo, sheet, name, **changes) -> Path:
+    """config/tiny.yaml on ``sheet`` and the tiny demo's clinical table, with ``changes``,
+    written to ``name``.yaml."""
+    config = load_config(REPO / "config" / "tiny.yaml")
+    config.update(patients=str(sheet), clinical=str(tiny_demo / "clinical.tsv"), **changes)
+    file = tmp_path / f"{name}.yaml"
+    file.write_text(yaml.safe_dump(config))
+    return file
 
 
 def test_validate_config_lists_missing_scans(tiny_demo, tmp_path, capsys):
     """`hccfusion validate-config` names every missing scan before any job runs: an error under
     ``fail``, the patients to be excluded under ``exclude``."""
-    from hccfusion.cli import main
-
     def change(sheet):
         sheet.loc[5, "arterial_image"] += "_moved"
     path = _sheet(tiny_demo, tmp_path, change)
-    config = load_config(REPO / "config" / "tiny.yaml")
-    config.update(patients=str(path), clinical=str(tiny_demo / "clinical.tsv"))
     pid = pd.read_csv(path, sep="\t").patient_id[5]
     for mode, code in (("fail", 2), ("exclude", 0)):
-        config["on_patient_error"] = mode
-        file = tmp_path / f"{mode}.yaml"
-        file.write_text(yaml.safe_dump(config))
+        file = _config(tmp_path, tiny_demo, path, mode, on_patient_error=mode)
         assert main(["validate-config", str(file)]) == code
         out = capsys.readouterr()
         line = (f"patient {pid}, phase arterial: image {tiny_demo / 'images' / pid}/arterial_moved "

@@ -111,12 +111,12 @@ def test_missing_scan_file_stops_or_is_excluded(tmp_path, tiny_demo):
     """An image the sheet names but that does not exist: under `fail` the plan stops naming the
     patient, phase, file, sheet and column; under `exclude` the plan goes on (rule ingest then
     excludes that patient: test_tiny_run)."""
-    sheet = pd.read_csv(tiny_demo / "patients.tsv", sep="\t", dtype=str, keep_default_na=False)
-    for col in [c for c in sheet.columns if c.endswith(("_image", "_mask"))]:
-        sheet[col] = [str(tiny_demo / v) for v in sheet[col]]
-    sheet.loc[4, "arterial_image"] += "_moved"
-    sheet_path = tmp_path / "patients.tsv"
-    sheet.to_csv(sheet_path, sep="\t", index=False)
+    from test_bad_inputs import _sheet
+
+    def change(sheet):
+        sheet.loc[4, "arterial_image"] += "_moved"
+    sheet_path = _sheet(tiny_demo, tmp_path, change)
+    sheet = pd.read_csv(sheet_path, sep="\t")
     cfg = tmp_path / "user.yaml"
     cfg.write_text(f"demo: {{generate: false}}\npatients: {sheet_path}\n"
                    f"clinical: {tiny_demo / 'clinical.tsv'}\n")

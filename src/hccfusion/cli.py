@@ -103,12 +103,14 @@ def _cmd_validate(args) -> int:
     patients = load_patients(sheet, config["phases"], require_masks="mask" in kinds,
                              require_boxes="box_prompt" in kinds, allow_missing=exclude)
     print(f"patient sheet {sheet}: valid, {len(patients)} patients")
-    # Each message once: a missing box prompt is the same for every phase.
-    missing = list(dict.fromkeys(
-        f"  patient {pid}, phase {phase}: {reason}"
-        for pid in patients.index for phase in config["phases"]
-        if (reason := missing_input(patients, pid, phase, kinds, sheet))
-    ))
+    # Each reason once, with the phases it stops (a missing box prompt stops them all).
+    found: dict[tuple[str, str], list[str]] = {}
+    for pid in patients.index:
+        for phase in config["phases"]:
+            if reason := missing_input(patients, pid, phase, kinds, sheet):
+                found.setdefault((pid, reason), []).append(phase)
+    missing = [f"  patient {pid}, phase {', '.join(phases)}: {reason}"
+               for (pid, reason), phases in found.items()]
     if missing and not exclude:
         raise TableError(f"patient sheet {sheet}: {len(missing)} missing input(s):\n"
                          + "\n".join(missing))

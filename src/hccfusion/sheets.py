@@ -125,11 +125,7 @@ def _absolute(paths, base: Path) -> list:
 def scan_kinds(method: str) -> tuple[str, ...]:
     """What a segmentation method needs of each patient in the sheet: the image always, the
     mask when it is the segmentation, the box prompt when a box-prompted method segments."""
-    if method == "provided":
-        return ("image", "mask")
-    if method in ("box", "medsam"):
-        return ("image", "box_prompt")
-    return ("image",)
+    return ("image", "mask") if method == "provided" else ("image", "box_prompt")
 
 
 def load_patients(
@@ -177,7 +173,6 @@ def load_patients(
             f"patient sheet {path}, column 'box_prompt': needed by the segmentation method, "
             f"empty in {rows}"
         )
-    out["sheet_row"] = out.index + 2  # the row a spreadsheet shows, for messages
     return out.set_index("patient_id", drop=False)
 
 
@@ -185,13 +180,14 @@ def missing_input(patients: pd.DataFrame, patient: str, phase: str, kinds, sheet
     """Why ``patient``'s ``phase`` cannot be read, or None: an empty required cell of the sheet
     (``kinds`` from :func:`scan_kinds`) or an image or mask file that does not exist."""
     row = patients.loc[patient]
+    line = patients.index.get_loc(patient) + 2  # the sheet's row as a spreadsheet shows it
     for kind in kinds:
         column = "box_prompt" if kind == "box_prompt" else f"{phase}_{kind}"
         value = row.get(column)
         if not isinstance(value, str) or not value:
             need = "; needed by the segmentation method" if kind == "box_prompt" else ""
-            return (f"patient sheet {sheet_path}, column '{column}': empty in row "
-                    f"{row.sheet_row} ({patient}){need}")
+            return (f"patient sheet {sheet_path}, column '{column}': empty in row {line} "
+                    f"({patient}){need}")
         if kind != "box_prompt" and not Path(value).exists():
             return f"{kind} {value} (patient sheet {sheet_path}, column '{column}') does not exist"
     return None
